@@ -1,0 +1,9 @@
+#pragma once
+/// \file bulkhead.hpp
+/// The umbrella header: includes every public header of the library and nothing else.
+
+#include "bulkhead/config.hpp"
+#include "bulkhead/error.hpp"
+#include "bulkhead/fd.hpp"
+#include "bulkhead/process.hpp"
+#include "bulkhead/version.hpp"
