@@ -1,0 +1,10 @@
+execute_process(COMMAND "${PYTHON}" "${SRC}/scripts/amalgamate.py" --root "${SRC}" --out "${OUT}"
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "amalgamate.py failed")
+endif()
+file(READ "${OUT}" fresh)
+file(READ "${SRC}/single_include/bulkhead.hpp" committed)
+if(NOT fresh STREQUAL committed)
+  message(FATAL_ERROR "single_include/bulkhead.hpp is stale: run scripts/amalgamate.py")
+endif()
