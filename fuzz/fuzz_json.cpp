@@ -13,10 +13,7 @@ static void write_value(json::writer& w, const json::value& v) {
     switch (v.type()) {
     case json::kind::null: w.null(); break;
     case json::kind::boolean: w.boolean(v.as_bool()); break;
-    case json::kind::number:
-        if (auto i = v.as_int64()) w.number(*i);
-        else w.number(v.as_double());
-        break;
+    case json::kind::number: w.raw_number(v.text()); break;
     case json::kind::string: w.string(v.as_string()); break;
     case json::kind::array:
         w.begin_array();
@@ -38,6 +35,7 @@ static bool same_shape(const json::value& a, const json::value& b) {
     if (a.type() != b.type() || a.size() != b.size()) return false;
     if (a.is_string() && a.as_string() != b.as_string()) return false;
     if (a.is_bool() && a.as_bool() != b.as_bool()) return false;
+    if (a.is_number() && a.text() != b.text()) return false;
     for (std::size_t i = 0; i < a.items().size(); ++i)
         if (!same_shape(a.items()[i], b.items()[i])) return false;
     for (std::size_t i = 0; i < a.members().size(); ++i)

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <string>
 
 namespace json = bulkhead::detail::json;
@@ -115,4 +117,17 @@ TEST_CASE("json writer escapes and round-trips through the reader", "[unit][json
     REQUIRE(back);
     CHECK(back->find("s")->as_string() == "q\"\\\n\x01");
     CHECK(back->find("arr")->size() == 4);
+}
+
+TEST_CASE("json numbers beyond double saturate the right way", "[unit][json]") {
+    auto v = json::parse("[1e400, -1e400, 2e-444, -0.5e-400, 0.5e400, 0e999999999999]");
+    REQUIRE(v);
+    const auto& a = v->items();
+    CHECK(a[0].as_double() == HUGE_VAL);
+    CHECK(a[1].as_double() == -HUGE_VAL);
+    CHECK(a[2].as_double() == 0.0);
+    CHECK(a[3].as_double() == 0.0);
+    CHECK(a[4].as_double() == HUGE_VAL);
+    CHECK(a[5].as_double() == 0.0);
+    CHECK(a[0].text() == "1e400"); // the source text is kept
 }

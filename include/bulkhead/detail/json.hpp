@@ -276,9 +276,41 @@ private:
         if (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') return fail("leading zero");
         v.str_.assign(s_.substr(start, i_ - start));
         auto [p, ec] = std::from_chars(v.str_.data(), v.str_.data() + v.str_.size(), v.num_);
-        if (ec == std::errc::result_out_of_range) v.num_ = v.str_[0] == '-' ? -HUGE_VAL : HUGE_VAL;
         (void)p;
+        if (ec == std::errc::result_out_of_range) {
+            double mag = overflows(v.str_) ? HUGE_VAL : 0.0;
+            v.num_ = v.str_[0] == '-' ? -mag : mag;
+        }
         return true;
+    }
+
+    /// For a grammatical number that does not fit a double: true when it is too large (so it
+    /// becomes +-inf), false when too small (so it becomes +-0).
+    static bool overflows(std::string_view t) noexcept {
+        std::size_t i = t[0] == '-' ? 1 : 0;
+        long digits_before_point = 0, first_nonzero = -1, ndigits = 0;
+        bool after_point = false;
+        for (; i < t.size() && t[i] != 'e' && t[i] != 'E'; ++i) {
+            if (t[i] == '.') {
+                after_point = true;
+                continue;
+            }
+            if (!after_point) ++digits_before_point;
+            if (first_nonzero < 0 && t[i] != '0') first_nonzero = ndigits;
+            ++ndigits;
+        }
+        if (first_nonzero < 0) return false; // all zeros
+        long exp = 0;
+        if (i < t.size()) {
+            ++i;
+            bool neg = false;
+            if (t[i] == '+' || t[i] == '-') neg = t[i++] == '-';
+            for (; i < t.size(); ++i)
+                exp = exp > 100000000 ? exp : exp * 10 + (t[i] - '0'); // saturates
+            if (neg) exp = -exp;
+        }
+        // The value is about 10^(digits_before_point - first_nonzero - 1 + exp).
+        return digits_before_point - first_nonzero - 1 + exp > 0;
     }
 
     static bool hex4(std::string_view s, std::size_t at, unsigned& out) noexcept {
@@ -455,6 +487,13 @@ public:
     writer& number(std::uint64_t v) { sep(); out_ += std::to_string(v); return *this; }
     writer& number(int v) { return number(static_cast<std::int64_t>(v)); }
     writer& number(unsigned v) { return number(static_cast<std::uint64_t>(v)); }
+    /// A number token written verbatim (e.g. a parsed number's text()); the caller vouches
+    /// for its grammar.
+    writer& raw_number(std::string_view token) {
+        sep();
+        out_ += token;
+        return *this;
+    }
     writer& number(double v) {
         sep();
         if (!std::isfinite(v)) {
