@@ -451,6 +451,7 @@ BULKHEAD_NAMESPACE_END
     } while (0)
 
 /// `BULKHEAD_TRY_ASSIGN(auto x, expr);` declares/assigns the value or returns the error.
+/// It expands to several statements: under an `if`, put it in braces.
 #define BULKHEAD_TRY_ASSIGN(lhs, expr)                                                         \
     BULKHEAD_TRY_ASSIGN_IMPL(BULKHEAD_CONCAT(bulkhead_try_r_, __LINE__), lhs, expr)
 #define BULKHEAD_TRY_ASSIGN_IMPL(tmp, lhs, expr)                                               \
