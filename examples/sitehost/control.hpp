@@ -52,6 +52,8 @@ inline bulkhead::result<bulkhead::unique_fd> listen_control(const std::string& p
     int rc = ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     ::umask(old);
     if (rc < 0) return bulkhead::error::from_errno("bind control socket").subject(path);
+    // The umask already kept group and others out; connecting needs no execute bit either.
+    if (::chmod(path.c_str(), 0600) < 0) return bulkhead::error::from_errno("chmod control socket").subject(path);
     if (::listen(s.get(), 16) < 0) return bulkhead::error::from_errno("listen control socket").subject(path);
     return s;
 }
