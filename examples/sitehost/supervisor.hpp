@@ -1,0 +1,559 @@
+#pragma once
+// sitehost's supervisor: starts every site, keeps its servers running (restart with back-off),
+// turns cgroup events into JSON events, serves the control socket, and tears everything down
+// on SIGTERM/SIGINT. Single-threaded: one epoll loop over pidfds, inotify fds, a signalfd and
+// the control socket.
+
+#include "compartment.hpp"
+#include "config.hpp"
+#include "control.hpp"
+
+#include <bulkhead/cgroup.hpp>
+
+#include <grp.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sitehost {
+
+/// Produces the seccomp program for a site's profile name ("web", "docker-default", "none",
+/// or a file); empty for "none".
+using filter_factory = std::function<bh::result<std::vector<sock_filter>>(const site&)>;
+
+struct supervisor_options {
+    std::string tools_dir;
+    bool native = false; ///< run without enforced limits when the controllers are missing
+    int log_fd = 1;
+    filter_factory filters;
+};
+
+class supervisor {
+public:
+    supervisor(config c, supervisor_options o) : cfg_(std::move(c)), opt_(std::move(o)) {}
+    supervisor(const supervisor&) = delete;
+    supervisor& operator=(const supervisor&) = delete;
+    ~supervisor() { shutdown(); }
+
+    /// Discovers cgroups, removes what a killed supervisor left, prepares the state directory
+    /// and the control socket.
+    bh::result<void> prepare() {
+        ::setgroups(0, nullptr); // children must not inherit the host's supplementary groups
+        env_.state_dir = cfg_.state_dir;
+        env_.tools_dir = opt_.tools_dir;
+        // 0711: site user namespaces must traverse it to reach their generated files.
+        if (::mkdir(env_.state_dir.c_str(), 0711) < 0 && errno != EEXIST)
+            return bh::error::from_errno("mkdir state directory").subject(env_.state_dir);
+        BULKHEAD_TRY_ASSIGN(auto sys, bh::cg::discover());
+        std::string root = sys.mount;
+        env_.cgroup_root = root + "/bulkhead-sitehost";
+        BULKHEAD_TRY(cleanup_leftovers());
+        BULKHEAD_TRY_ASSIGN(auto avail, bh::cg::controllers_at(root));
+        std::vector<std::string> missing;
+        for (const char* c : {"cpu", "memory", "pids"}) {
+            if (std::find(avail.begin(), avail.end(), c) != avail.end()) env_.controllers.push_back(c);
+            else missing.push_back(c);
+        }
+        if (std::find(avail.begin(), avail.end(), "io") != avail.end()) env_.controllers.push_back("io");
+        env_.limits_enforced = missing.empty();
+        if (!missing.empty()) {
+            std::string list;
+            for (auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+            auto why = bh::cg::require_controller(sys, root, missing.front());
+            std::string detail = why ? std::string() : why.error().message();
+            if (!opt_.native)
+                return bh::error(bh::errc::not_available, "sitehost: cgroup controllers")
+                    .subject(list + " missing at " + root)
+                    .note("limits cannot be enforced (" + detail +
+                          "); run in a pure cgroup v2 system (scripts/demo.sh boots one) or pass --native");
+            auto w = event("warning", "");
+            w.field("message", "LIMITS ARE NOT ENFORCED: controllers " + list + " are not available at " + root +
+                                   " (" + detail + "); --native runs the sites without cpu/memory/pids limits");
+            emit(opt_.log_fd, std::move(w));
+        }
+        BULKHEAD_TRY_ASSIGN(auto rootg, bh::cgroup::open(root));
+        BULKHEAD_TRY_ASSIGN(top_, rootg.create_child("bulkhead-sitehost"));
+        for (const auto& c : env_.controllers) BULKHEAD_TRY(top_->write("cgroup.subtree_control", "+" + c));
+        BULKHEAD_TRY_ASSIGN(control_, listen_control(env_.state_dir + "/control.sock"));
+        return {};
+    }
+
+    /// Starts every site; a site that fails to start is reported and the others go on.
+    bh::result<void> start_all() {
+        int index = 0;
+        for (const auto& s : cfg_.sites) {
+            std::vector<sock_filter> filter;
+            if (opt_.filters) {
+                auto f = opt_.filters(s);
+                if (!f) return std::move(f.error().subject("site " + s.name));
+                filter = std::move(*f);
+            }
+            auto rt = std::make_unique<site_runtime>(env_, s, std::move(filter), index++);
+            auto t0 = std::chrono::steady_clock::now();
+            auto r = rt->start();
+            if (r) r = rt->start_services();
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+            if (!r) {
+                auto w = event("start_failed", s.name);
+                w.field("error", r.error().message());
+                emit(opt_.log_fd, std::move(w));
+                rt->stop();
+                sites_.push_back(nullptr);
+                runtimes_failed_.push_back(s.name);
+                continue;
+            }
+            auto w = event("start", s.name);
+            w.field("ipv4", s.ipv4).field("uid_base", s.ids->base).field("ms", static_cast<std::uint64_t>(ms.count()))
+                .field("limits_enforced", env_.limits_enforced);
+            emit(opt_.log_fd, std::move(w));
+            sites_.push_back(std::move(rt));
+        }
+        return {};
+    }
+
+    /// The event loop; returns after SIGTERM/SIGINT or a `shutdown` request.
+    bh::result<void> run() {
+        BULKHEAD_TRY(setup_loop());
+        while (!stopping_) {
+            int timeout = next_timeout_ms();
+            epoll_event evs[16];
+            int n = ::epoll_wait(epoll_.get(), evs, 16, timeout);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return bh::error::from_errno("epoll_wait");
+            for (int i = 0; i < n; ++i) dispatch(evs[i].data.u64);
+            restart_due();
+            rearm();
+        }
+        return {};
+    }
+
+    /// Stops every site and removes what was made for them. Idempotent.
+    void shutdown() noexcept {
+        if (shut_) return;
+        shut_ = true;
+        for (auto& e : execs_) e.proc.kill_and_reap();
+        execs_.clear();
+        for (auto& s : sites_)
+            if (s) {
+                s->stop();
+                auto w = event("stop", s->config().name);
+                emit(opt_.log_fd, std::move(w));
+            }
+        sites_.clear();
+        watches_.clear();
+        if (top_) (void)top_->remove();
+        top_.reset();
+        control_.reset();
+        ::unlink((env_.state_dir + "/control.sock").c_str());
+        ::rmdir((env_.state_dir + "/sites").c_str());
+        ::rmdir(env_.state_dir.c_str());
+    }
+
+    [[nodiscard]] const host_env& env() const noexcept { return env_; }
+    [[nodiscard]] const std::vector<std::string>& failed_sites() const noexcept { return runtimes_failed_; }
+
+private:
+    enum tag : std::uint64_t { t_signal = 1, t_control = 2, t_service = 3, t_holder = 4, t_watch = 5, t_exec = 6, t_log = 7 };
+    static std::uint64_t key(tag t, std::uint64_t a = 0, std::uint64_t b = 0) { return t << 56 | a << 28 | b; }
+
+    struct pending_exec {
+        bh::child proc;
+        bh::unique_fd client;
+        std::uint64_t id;
+    };
+
+    /// A supervisor killed with SIGKILL leaves its sites' cgroups (its processes die with it
+    /// through the pid namespaces and PDEATHSIG), veths and state files: remove them.
+    bh::result<void> cleanup_leftovers() {
+        struct stat st {};
+        if (::stat(env_.cgroup_root.c_str(), &st) == 0) {
+            BULKHEAD_TRY_ASSIGN(auto old, bh::cgroup::open(env_.cgroup_root));
+            (void)old.thaw();
+            auto r = old.remove();
+            if (!r) return std::move(r.error().note("removing what an earlier sitehost left"));
+            emit(opt_.log_fd, event("cleanup", ""));
+        }
+        if (auto nl = bh::ns::rtnl::open(); nl) {
+            if (auto links = nl->list_links(); links)
+                for (const auto& l : *links)
+                    if (l.rfind("bh", 0) == 0 && l.find('-') != std::string::npos) (void)nl->delete_link(l);
+        }
+        std::string sites = env_.state_dir + "/sites";
+        std::system(("rm -rf '" + sites + "'").c_str());
+        return {};
+    }
+
+    bh::result<void> setup_loop() {
+        epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+        if (!epoll_) return bh::error::from_errno("epoll_create1");
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        ::sigprocmask(SIG_BLOCK, &set, nullptr);
+        signal_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!signal_) return bh::error::from_errno("signalfd");
+        BULKHEAD_TRY(add(signal_.get(), key(t_signal)));
+        BULKHEAD_TRY(add(control_.get(), key(t_control)));
+        watches_.resize(sites_.size());
+        for (std::size_t i = 0; i < sites_.size(); ++i) {
+            if (!sites_[i]) continue;
+            BULKHEAD_TRY(add(sites_[i]->holder().pidfd(), key(t_holder, i)));
+            if (env_.limits_enforced && sites_[i]->group()) {
+                auto w = bh::cg::event_watch::open(*sites_[i]->group());
+                if (w) {
+                    watches_[i] = std::move(*w);
+                    BULKHEAD_TRY(add(watches_[i]->fd(), key(t_watch, i)));
+                }
+            }
+        }
+        rearm();
+        return {};
+    }
+
+    bh::result<void> add(int fd, std::uint64_t k) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = k;
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
+            return bh::error::from_errno("epoll_ctl");
+        return {};
+    }
+
+    /// (Re)registers the pidfds and log pipes of the services (EEXIST is fine).
+    void rearm() {
+        for (std::size_t i = 0; i < sites_.size(); ++i) {
+            if (!sites_[i]) continue;
+            auto& svs = sites_[i]->services();
+            for (std::size_t j = 0; j < svs.size(); ++j) {
+                if (svs[j].proc.valid() && !svs[j].proc.status()) (void)add(svs[j].proc.pidfd(), key(t_service, i, j));
+                if (svs[j].log_read) (void)add(svs[j].log_read.get(), key(t_log, i, j));
+            }
+        }
+    }
+
+    /// A service wrote to its stdout/stderr: one "log" event per line.
+    void forward_log(std::size_t si, std::size_t svi) {
+        if (si >= sites_.size() || !sites_[si] || svi >= sites_[si]->services().size()) return;
+        auto& sv = sites_[si]->services()[svi];
+        char buf[4096];
+        ssize_t n = ::read(sv.log_read.get(), buf, sizeof buf);
+        if (n <= 0) return;
+        std::string_view text(buf, static_cast<std::size_t>(n));
+        bulkhead::detail::for_each_line(text, [&](std::string_view line) {
+            if (line.empty()) return;
+            auto w = event("log", sites_[si]->config().name);
+            w.field("service", sv.name).field("line", line);
+            emit(opt_.log_fd, std::move(w));
+        });
+    }
+
+    int next_timeout_ms() const {
+        auto now = std::chrono::steady_clock::now();
+        long best = -1;
+        for (const auto& s : sites_) {
+            if (!s) continue;
+            for (const auto& sv : const_cast<site_runtime&>(*s).services())
+                if (sv.restart_at) {
+                    long ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(*sv.restart_at - now).count());
+                    best = best < 0 ? ms : std::min(best, ms);
+                }
+        }
+        return static_cast<int>(best);
+    }
+
+    void dispatch(std::uint64_t k) {
+        auto t = static_cast<tag>(k >> 56);
+        std::size_t a = (k >> 28) & 0xfffffff, b = k & 0xfffffff;
+        switch (t) {
+        case t_signal: {
+            signalfd_siginfo si{};
+            while (::read(signal_.get(), &si, sizeof si) == sizeof si) {
+                auto w = event("signal", "");
+                w.field("signal", static_cast<int>(si.ssi_signo));
+                emit(opt_.log_fd, std::move(w));
+                stopping_ = true;
+            }
+            break;
+        }
+        case t_control: handle_control(); break;
+        case t_service: service_exited(a, b); break;
+        case t_holder: holder_exited(a); break;
+        case t_watch: watch_fired(a); break;
+        case t_exec: exec_done(k); break;
+        case t_log: forward_log(a, b); break;
+        }
+    }
+
+    void service_exited(std::size_t si, std::size_t svi) {
+        if (si >= sites_.size() || !sites_[si]) return;
+        auto& svs = sites_[si]->services();
+        if (svi >= svs.size()) return;
+        auto& sv = svs[svi];
+        (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, sv.proc.pidfd(), nullptr);
+        auto st = sv.proc.wait();
+        auto ran = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sv.started);
+        auto delay = sv.backoff.next(ran);
+        auto w = event("exit", sites_[si]->config().name);
+        w.field("service", sv.name).field("status", st ? st->describe() : st.error().message())
+            .field("ran_ms", static_cast<std::uint64_t>(ran.count())).field("restart_in_ms", static_cast<std::uint64_t>(delay.count()));
+        emit(opt_.log_fd, std::move(w));
+        sv.proc = bh::child();
+        sv.restart_at = std::chrono::steady_clock::now() + delay;
+    }
+
+    void restart_due() {
+        auto now = std::chrono::steady_clock::now();
+        for (auto& s : sites_) {
+            if (!s || s->frozen()) continue;
+            for (auto& sv : s->services()) {
+                if (!sv.restart_at || *sv.restart_at > now) continue;
+                auto r = s->start_service(sv);
+                ++sv.restarts;
+                auto w = event(r ? "restart" : "restart_failed", s->config().name);
+                w.field("service", sv.name).field("restarts", sv.restarts);
+                if (!r) {
+                    w.field("error", r.error().message());
+                    sv.restart_at = now + sv.backoff.next(std::chrono::milliseconds(0));
+                }
+                emit(opt_.log_fd, std::move(w));
+            }
+        }
+    }
+
+    void holder_exited(std::size_t si) {
+        if (si >= sites_.size() || !sites_[si]) return;
+        (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, sites_[si]->holder().pidfd(), nullptr);
+        auto st = sites_[si]->holder().wait();
+        auto w = event("site_down", sites_[si]->config().name);
+        w.field("status", st ? st->describe() : st.error().message());
+        emit(opt_.log_fd, std::move(w));
+        // The namespaces died with their pid 1: the site restarts as a whole.
+        (void)restart_site(si); // reported as site_restart(_failed)
+    }
+
+    bh::result<void> restart_site(std::size_t si) {
+        if (watches_.size() > si && watches_[si]) {
+            (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, watches_[si]->fd(), nullptr);
+            watches_[si].reset();
+        }
+        site s = sites_[si]->config();
+        std::vector<sock_filter> filter;
+        if (opt_.filters) {
+            BULKHEAD_TRY_ASSIGN(filter, opt_.filters(s));
+        }
+        sites_[si]->stop();
+        auto rt = std::make_unique<site_runtime>(env_, s, std::move(filter), static_cast<int>(si));
+        auto r = rt->start();
+        if (r) r = rt->start_services();
+        auto w = event(r ? "site_restart" : "site_restart_failed", s.name);
+        if (!r) w.field("error", r.error().message());
+        emit(opt_.log_fd, std::move(w));
+        if (!r) {
+            rt->stop();
+            sites_[si].reset();
+            return r;
+        }
+        sites_[si] = std::move(rt);
+        BULKHEAD_TRY(add(sites_[si]->holder().pidfd(), key(t_holder, si)));
+        if (env_.limits_enforced) {
+            auto wt = bh::cg::event_watch::open(*sites_[si]->group());
+            if (wt) {
+                watches_[si] = std::move(*wt);
+                BULKHEAD_TRY(add(watches_[si]->fd(), key(t_watch, si)));
+            }
+        }
+        return {};
+    }
+
+    void watch_fired(std::size_t si) {
+        if (si >= watches_.size() || !watches_[si]) return;
+        auto evs = watches_[si]->read();
+        if (!evs) return;
+        for (const auto& e : *evs) {
+            auto w = event(bh::cg::to_string(e.kind), sites_[si]->config().name);
+            w.field("count", e.count).field("delta", e.delta);
+            emit(opt_.log_fd, std::move(w));
+        }
+    }
+
+    std::string site_status_json(std::size_t i) {
+        json::writer w;
+        const auto& cfgsite = cfg_.sites[i];
+        w.begin_object().field("name", cfgsite.name).field("ipv4", cfgsite.ipv4);
+        site_runtime* rt = i < sites_.size() ? sites_[i].get() : nullptr;
+        if (!rt) {
+            w.field("state", "failed").end_object();
+            return std::move(w).str();
+        }
+        w.field("state", rt->frozen() ? "frozen" : "running").field("uid_base", cfgsite.ids->base);
+        w.key("services").begin_array();
+        for (auto& sv : rt->services())
+            w.begin_object().field("name", sv.name).field("running", sv.proc.valid() && !sv.proc.status())
+                .field("pid", static_cast<std::int64_t>(sv.proc.pid())).field("restarts", sv.restarts).end_object();
+        w.end_array();
+        if (auto* g = rt->group()) {
+            if (auto c = g->cpu_stat(); c) w.field("cpu_usage_usec", c->usage_usec);
+            if (auto m = g->memory_current(); m) w.field("memory_bytes", *m);
+            if (auto p = g->pids_current(); p) w.field("pids", *p);
+            if (auto m = g->memory_events(); m) w.field("oom_kills", m->oom_kill);
+            for (auto [res, name] : {std::pair{bh::cg::psi_resource::cpu, "psi_cpu_some_avg10"},
+                                     std::pair{bh::cg::psi_resource::memory, "psi_memory_some_avg10"}})
+                if (auto p = g->pressure(res); p) w.field(name, p->some.avg10);
+        }
+        w.field("limits_enforced", env_.limits_enforced);
+        w.end_object();
+        return std::move(w).str();
+    }
+
+    std::size_t find_site(const std::string& name) const {
+        for (std::size_t i = 0; i < cfg_.sites.size(); ++i)
+            if (cfg_.sites[i].name == name) return i;
+        return static_cast<std::size_t>(-1);
+    }
+
+    static std::string reply_error(const std::string& msg) {
+        json::writer w;
+        w.begin_object().field("ok", false).field("error", msg).end_object();
+        return std::move(w).str();
+    }
+
+    void handle_control() {
+        bh::unique_fd c(::accept4(control_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!c) return;
+        timeval tv{2, 0};
+        ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        auto m = recv_message(c.get());
+        if (!m) {
+            (void)send_message(c.get(), reply_error(m.error().message()));
+            return;
+        }
+        auto req = json::parse(m->line);
+        const json::value* cmd = req ? req->find("cmd") : nullptr;
+        if (!cmd || !cmd->is_string()) {
+            (void)send_message(c.get(), reply_error("request needs a \"cmd\" string"));
+            return;
+        }
+        const std::string& name = cmd->as_string();
+        if (name == "status") {
+            std::string out = R"({"ok":true,"limits_enforced":)" + std::string(env_.limits_enforced ? "true" : "false") +
+                              R"(,"sites":[)";
+            for (std::size_t i = 0; i < cfg_.sites.size(); ++i) out += (i ? "," : "") + site_status_json(i);
+            out += "]}";
+            (void)send_message(c.get(), out);
+            return;
+        }
+        if (name == "shutdown") {
+            stopping_ = true;
+            (void)send_message(c.get(), R"({"ok":true})");
+            return;
+        }
+        const json::value* sname = req->find("site");
+        std::size_t si = sname && sname->is_string() ? find_site(sname->as_string()) : static_cast<std::size_t>(-1);
+        if (si == static_cast<std::size_t>(-1)) {
+            (void)send_message(c.get(), reply_error("unknown site"));
+            return;
+        }
+        auto& rt = sites_[si];
+        bh::result<void> r;
+        if (name == "restart") {
+            r = restart_site(si);
+        } else if (!rt) {
+            r = bh::error(bh::errc::state_error, "site is not running");
+        } else if (name == "freeze") {
+            r = rt->group()->freeze();
+            if (r) rt->set_frozen(true);
+        } else if (name == "thaw") {
+            r = rt->group()->thaw();
+            if (r) rt->set_frozen(false);
+        } else if (name == "kill") {
+            // Kill the servers (the holder keeps the compartment); supervision restarts them.
+            for (auto& sv : rt->services())
+                if (sv.group) (void)sv.group->kill();
+        } else if (name == "exec") {
+            start_exec(si, *req, std::move(m->fds), std::move(c));
+            return;
+        } else {
+            r = bh::error(bh::errc::invalid_argument, "unknown command").subject(name);
+        }
+        auto w = event(name, cfg_.sites[si].name);
+        w.field("ok", static_cast<bool>(r));
+        emit(opt_.log_fd, std::move(w));
+        (void)send_message(c.get(), r ? std::string(R"({"ok":true})") : reply_error(r.error().message()));
+    }
+
+    void start_exec(std::size_t si, const json::value& req, std::vector<bh::unique_fd> fds, bh::unique_fd client) {
+        const json::value* argv = req.find("argv");
+        if (!argv || !argv->is_array() || argv->items().empty()) {
+            (void)send_message(client.get(), reply_error("exec needs a non-empty \"argv\" array"));
+            return;
+        }
+        std::vector<std::string> args;
+        for (const auto& a : argv->items()) {
+            if (!a.is_string()) {
+                (void)send_message(client.get(), reply_error("argv holds a non-string"));
+                return;
+            }
+            args.push_back(a.as_string());
+        }
+        const json::value* as_root = req.find("root");
+        std::uint32_t uid = as_root && as_root->is_bool() && as_root->as_bool() ? 0 : www_data;
+        std::array<int, 3> io{-1, -1, -1};
+        for (std::size_t i = 0; i < fds.size() && i < 3; ++i) io[i] = fds[i].get();
+        std::vector<std::string> env = {"PATH=/opt/bulkhead:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/srv/www",
+                                        "LANG=C.UTF-8"};
+        if (const json::value* hn = req.find("host_ns"); hn && hn->is_string())
+            env.push_back("BULKHEAD_HOST_NS=" + hn->as_string());
+        auto sp = sites_[si]->spawn_in(args, uid, {}, nullptr, io, env);
+        if (!sp) {
+            (void)send_message(client.get(), reply_error(sp.error().message()));
+            return;
+        }
+        std::uint64_t id = next_exec_++;
+        auto k = key(t_exec, 0, id & 0xfffffff);
+        if (!add(sp->process.pidfd(), k)) {
+            (void)send_message(client.get(), reply_error("cannot watch the process"));
+            return;
+        }
+        execs_.push_back({std::move(sp->process), std::move(client), id & 0xfffffff});
+    }
+
+    void exec_done(std::uint64_t k) {
+        std::uint64_t id = k & 0xfffffff;
+        for (auto it = execs_.begin(); it != execs_.end(); ++it) {
+            if (it->id != id) continue;
+            (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->proc.pidfd(), nullptr);
+            auto st = it->proc.wait();
+            json::writer w;
+            w.begin_object().field("ok", true);
+            if (st && st->exited) w.field("exit", st->code);
+            else if (st) w.field("signal", st->signal);
+            w.end_object();
+            (void)send_message(it->client.get(), std::move(w).str());
+            execs_.erase(it);
+            return;
+        }
+    }
+
+    config cfg_;
+    supervisor_options opt_;
+    host_env env_;
+    std::optional<bh::cgroup> top_;
+    std::vector<std::unique_ptr<site_runtime>> sites_;
+    std::vector<std::optional<bh::cg::event_watch>> watches_;
+    std::vector<std::string> runtimes_failed_;
+    std::vector<pending_exec> execs_;
+    std::uint64_t next_exec_ = 1;
+    bh::unique_fd epoll_, signal_, control_;
+    bool stopping_ = false;
+    bool shut_ = false;
+};
+
+} // namespace sitehost
