@@ -150,6 +150,8 @@ inline bh::ns::mount_plan site_mounts(const host_env& h, const site& s) {
     m.tmpfs("/tmp", tmp);
     m.dev("/dev"); // null zero full random urandom tty, devpts, a private /dev/shm
     m.proc("/proc");
+    // The site's own cgroup, read-only: it can see its limits and usage, not change them.
+    m.ro_bind(h.cgroup_root + "/" + s.name, "/sys/fs/cgroup");
     m.mask_defaults();
     m.read_only_defaults();
     for (const auto& b : s.ro_binds) m.ro_bind(b, b);
@@ -202,7 +204,6 @@ public:
             BULKHEAD_TRY(group_->apply(limits_of(site_)));
         }
         BULKHEAD_TRY_ASSIGN(auto init_group, group_->create_child("init"));
-        if (!host_->controllers.empty()) BULKHEAD_TRY(enable(*group_));
 
         bh::sandbox::spec sp;
         sp.argv = {"/usr/bin/sleep", "infinity"};
@@ -215,7 +216,10 @@ public:
         sp.mounts = site_mounts(*host_, site_);
         sp.hostname = site_.name;
         sp.harden = site_hardening(nobody, {});
-        sp.cgroup_fd = init_group.fd();
+        // Born in the site's group, so the site's cgroup namespace is rooted there (the site
+        // sees /init, /nginx, /php below its own root); moved to the init leaf right after,
+        // before controllers are enabled (no processes in inner groups).
+        sp.cgroup_fd = group_->fd();
         sp.seccomp = filter_;
         sp.in.mode = bh::sandbox::stdio_mode::fd;
         BULKHEAD_TRY_ASSIGN(devnull_, bh::open_fd("/dev/null", O_RDWR));
@@ -224,7 +228,9 @@ public:
         sp.before_start = [this](const bh::sandbox::setup_context& ctx) { return plumb(ctx); };
         BULKHEAD_TRY_ASSIGN(auto sp_out, bh::sandbox::spawn(sp));
         holder_ = std::move(sp_out.process);
+        BULKHEAD_TRY(init_group.attach(holder_.pid()));
         init_group_ = std::move(init_group);
+        if (!host_->controllers.empty()) BULKHEAD_TRY(enable(*group_));
         // Keep the namespaces to join.
         for (auto k : {bh::ns::kind::user, bh::ns::kind::mount, bh::ns::kind::net, bh::ns::kind::uts,
                        bh::ns::kind::ipc, bh::ns::kind::cgroup}) {
@@ -365,9 +371,11 @@ private:
             BULKHEAD_TRY(in.add_address(eidx, v6));
         }
         BULKHEAD_TRY(in.set_link_up(eidx));
-        BULKHEAD_TRY_ASSIGN(auto any, bh::ns::ip_prefix::parse("0.0.0.0/0"));
-        BULKHEAD_TRY_ASSIGN(auto gw, bh::ns::ip_prefix::parse(host_side_ipv4(site_)));
-        BULKHEAD_TRY(in.add_route(any, gw, eidx));
+        if (site_.egress) {
+            BULKHEAD_TRY_ASSIGN(auto any, bh::ns::ip_prefix::parse("0.0.0.0/0"));
+            BULKHEAD_TRY_ASSIGN(auto gw, bh::ns::ip_prefix::parse(host_side_ipv4(site_)));
+            BULKHEAD_TRY(in.add_route(any, gw, eidx));
+        }
         return {};
     }
 

@@ -57,6 +57,10 @@ struct site {
     bool php = true;
     std::string seccomp = "web"; ///< "web", "docker-default", "none" or a profile path
     std::vector<std::string> ro_binds;
+    /// A default route via the host side. Off by default: the site then reaches only its own
+    /// /30 (the host side address), so packets to other sites or the world have no route. With
+    /// it, forwarding and filtering are the operator's (sitehost enables neither).
+    bool egress = false;
     json::location where{};      ///< where the site was declared, for later errors
 };
 
@@ -274,7 +278,7 @@ inline bulkhead::result<site> read_site(const reader& r, const json::value& v, c
     s.where = v.where();
     if (!v.is_object()) return r.ck.fail(v, path, "expected an object");
     BULKHEAD_TRY(r.known_keys(v, path, {"name", "domains", "webroot", "ids", "ipv4", "ipv6",
-                                        "limits", "php", "seccomp", "ro_binds"}));
+                                        "limits", "php", "seccomp", "ro_binds", "egress"}));
     const auto* name = v.find("name");
     if (!name) return r.ck.fail(v, path, "missing \"name\"");
     BULKHEAD_TRY_ASSIGN(s.name, r.string(*name, path + ".name"));
@@ -323,6 +327,10 @@ inline bulkhead::result<site> read_site(const reader& r, const json::value& v, c
     if (const auto* p = v.find("php")) {
         if (!p->is_bool()) return r.ck.fail(*p, path + ".php", "expected true or false");
         s.php = p->as_bool();
+    }
+    if (const auto* p = v.find("egress")) {
+        if (!p->is_bool()) return r.ck.fail(*p, path + ".egress", "expected true or false");
+        s.egress = p->as_bool();
     }
     if (const auto* p = v.find("seccomp")) {
         BULKHEAD_TRY_ASSIGN(s.seccomp, r.string(*p, path + ".seccomp"));
