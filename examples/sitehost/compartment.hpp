@@ -91,6 +91,30 @@ auto with_pid_namespace(int pidns, F&& fn) -> decltype(fn()) {
 
 inline std::string site_state_dir(const host_env& h, const site& s) { return h.state_dir + "/sites/" + s.name; }
 
+inline std::string octal(unsigned v) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%04o", v);
+    return b;
+}
+
+/// Site processes reach host paths (webroot, binds, generated files) as unprivileged ids: every
+/// directory on the way must be searchable by "others". Names the first one that is not.
+inline bh::result<void> check_traversable(const std::string& path, const char* what) {
+    std::string cur;
+    for (auto part : bh::detail::split(path, '/')) {
+        if (part.empty()) continue;
+        cur += "/";
+        cur += part;
+        struct stat st {};
+        if (::stat(cur.c_str(), &st) != 0) return bh::error::from_errno(what).subject(cur);
+        if (S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH))
+            return bh::error(bh::errc::invalid_argument, what)
+                .subject(path)
+                .note(cur + " is not searchable by site users (mode " + octal(st.st_mode & 07777) + "): chmod o+x it");
+    }
+    return {};
+}
+
 /// Writes the site's generated files (server configs, passwd, group) into its state directory.
 inline bh::result<void> write_site_files(const host_env& h, const site& s) {
     std::string dir = site_state_dir(h, s);
@@ -191,12 +215,15 @@ public:
     [[nodiscard]] bh::child& holder() noexcept { return holder_; }
     [[nodiscard]] std::vector<service>& services() noexcept { return services_; }
     [[nodiscard]] bh::cgroup* group() noexcept { return group_ ? &*group_ : nullptr; }
+    [[nodiscard]] bh::cgroup* exec_group() noexcept { return exec_group_ ? &*exec_group_ : nullptr; }
     [[nodiscard]] bool frozen() const noexcept { return frozen_; }
     void set_frozen(bool f) noexcept { frozen_ = f; }
 
     /// Builds the compartment: cgroups with limits, generated files, the holder (which makes
     /// the namespaces and applies the mount plan), the veth and addresses.
     bh::result<void> start() {
+        BULKHEAD_TRY(check_traversable(site_.webroot, "webroot"));
+        for (const auto& b : site_.ro_binds) BULKHEAD_TRY(check_traversable(b, "ro_bind"));
         BULKHEAD_TRY(write_site_files(*host_, site_));
         BULKHEAD_TRY_ASSIGN(auto top, bh::cgroup::open(host_->cgroup_root));
         BULKHEAD_TRY_ASSIGN(group_, top.create_child(site_.name));
@@ -230,6 +257,7 @@ public:
         holder_ = std::move(sp_out.process);
         BULKHEAD_TRY(init_group.attach(holder_.pid()));
         init_group_ = std::move(init_group);
+        BULKHEAD_TRY_ASSIGN(exec_group_, group_->create_child("exec")); // `sitehost exec` commands
         if (!host_->controllers.empty()) BULKHEAD_TRY(enable(*group_));
         // Keep the namespaces to join.
         for (auto k : {bh::ns::kind::user, bh::ns::kind::mount, bh::ns::kind::net, bh::ns::kind::uts,
@@ -250,7 +278,7 @@ public:
         sp.argv = argv;
         sp.join = ns_.join_list();
         sp.harden = site_hardening(uid, caps);
-        sp.cgroup_fd = leaf ? leaf->fd() : init_group_->fd();
+        sp.cgroup_fd = leaf ? leaf->fd() : exec_group_->fd();
         sp.seccomp = filter_;
         sp.env = env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/srv/www",
                                                         "LANG=C.UTF-8"}
@@ -310,6 +338,7 @@ public:
         }
         services_.clear();
         init_group_.reset();
+        exec_group_.reset();
         group_.reset();
         ns_ = {};
         if (!veth_.empty()) {
@@ -385,6 +414,7 @@ private:
     int index_;
     std::optional<bh::cgroup> group_;
     std::optional<bh::cgroup> init_group_;
+    std::optional<bh::cgroup> exec_group_;
     bh::child holder_;
     site_namespaces ns_;
     std::string veth_;

@@ -50,6 +50,7 @@ public:
         // 0711: site user namespaces must traverse it to reach their generated files.
         if (::mkdir(env_.state_dir.c_str(), 0711) < 0 && errno != EEXIST)
             return bh::error::from_errno("mkdir state directory").subject(env_.state_dir);
+        BULKHEAD_TRY(check_traversable(env_.state_dir, "state_dir"));
         BULKHEAD_TRY_ASSIGN(auto sys, bh::cg::discover());
         std::string root = sys.mount;
         env_.cgroup_root = root + "/bulkhead-sitehost";
@@ -474,9 +475,11 @@ private:
             r = rt->group()->thaw();
             if (r) rt->set_frozen(false);
         } else if (name == "kill") {
-            // Kill the servers (the holder keeps the compartment); supervision restarts them.
+            // Kill the servers and exec'd commands (the holder keeps the compartment);
+            // supervision restarts the servers.
             for (auto& sv : rt->services())
                 if (sv.group) (void)sv.group->kill();
+            if (auto* g = rt->exec_group()) (void)g->kill();
         } else if (name == "exec") {
             start_exec(si, *req, std::move(m->fds), std::move(c));
             return;
