@@ -152,8 +152,7 @@ inline constexpr std::string_view web_denied[] = {
     "settimeofday", "stime", "clock_settime", "clock_settime64", "clock_adjtime",
     "clock_adjtime64", "adjtimex", "vhangup", "modify_ldt", "get_kernel_syms",
     "query_module", "create_module", "mbind", "set_mempolicy", "migrate_pages", "move_pages",
-    "memfd_secret", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
-    "fsconfig", "setdomainname", "sethostname", "pkey_alloc", "remap_file_pages",
+    "memfd_secret", "setdomainname", "sethostname", "remap_file_pages",
 };
 
 } // namespace detail
