@@ -275,8 +275,7 @@ TEST_CASE("Docker's profile resolves like Docker does for amd64 with default cap
     }
     REQUIRE(!plain.empty());
     CHECK(*std::max_element(plain.begin(), plain.end()) <= 10);
-    // Goal is 16; the layout reaches 17 on personality's worst probe (see docs/seccomp.md).
-    CHECK(*std::max_element(checked.begin(), checked.end()) <= 17);
+    CHECK(*std::max_element(checked.begin(), checked.end()) <= 16);
 }
 
 TEST_CASE("Built-in Docker default equals the resolved JSON on x86_64", "[unit]") {

@@ -163,22 +163,44 @@ inline tree_cost join(const tree_cost& a, const tree_cost& b) noexcept {
             a.sum + b.sum + a.count + b.count, a.count + b.count};
 }
 
-/// Emits a binary search (JGE on range starts) over `segs` (sorted, contiguous, adjacent
-/// leaves different) into `b`; A must hold the word.
+/// The cost of `l` reached after `depth` comparisons.
+inline tree_cost leaf_cost(const leaf& l, int depth) noexcept {
+    int c = l.cost + depth;
+    return l.checked ? tree_cost{-1, c, c, 1} : tree_cost{c, -1, c, 1};
+}
+inline tree_cost merge_cost(const tree_cost& a, const tree_cost& b) noexcept {
+    return {std::max(a.max_plain, b.max_plain), std::max(a.max_checked, b.max_checked), a.sum + b.sum,
+            a.count + b.count};
+}
+
+/// Number of JEQs when segs[i..j] is a chain: leaf Y at even offsets, single numbers at odd
+/// offsets (`jeq x1 ? X1 : jeq x2 ? X2 : ... : Y`); 0 when it is not one.
+inline std::size_t chain_length(const std::vector<segment>& segs, std::size_t i, std::size_t j) {
+    std::size_t len = j - i + 1;
+    if (len < 3 || len % 2 == 0 || len > 7) return 0;
+    for (std::size_t k = i; k <= j; ++k) {
+        if ((k - i) % 2 == 0) {
+            if (segs[k].leaf != segs[i].leaf) return 0;
+        } else if (segs[k].lo != segs[k].hi) {
+            return 0;
+        }
+    }
+    return len / 2;
+}
+
+/// Emits a binary search (JGE on range starts, or JEQ chains for isolated numbers) over
+/// `segs` (sorted, contiguous, adjacent leaves different) into `b`; A must hold the word.
 inline void emit_search(block& b, const std::vector<segment>& segs,
                         const std::vector<leaf>& leaves) {
     const std::size_t n = segs.size();
-    // split[i][j]: the index k so that [i..k] go left and [k+1..j] right.
+    auto leaf_of = [&](std::size_t i) -> const leaf& { return leaves[static_cast<std::size_t>(segs[i].leaf)]; };
+    // split[i][j]: k so that [i..k] go left and [k+1..j] right; k == j marks a JEQ chain.
     std::vector<std::vector<std::uint16_t>> split;
     constexpr std::size_t dp_limit = 400;
     if (n > 1 && n <= dp_limit) {
         std::vector<std::vector<tree_cost>> best(n, std::vector<tree_cost>(n));
         split.assign(n, std::vector<std::uint16_t>(n, 0));
-        for (std::size_t i = 0; i < n; ++i) {
-            const leaf& l = leaves[static_cast<std::size_t>(segs[i].leaf)];
-            best[i][i] = l.checked ? tree_cost{-1, l.cost, l.cost, 1}
-                                   : tree_cost{l.cost, -1, l.cost, 1};
-        }
+        for (std::size_t i = 0; i < n; ++i) best[i][i] = leaf_cost(leaf_of(i), 0);
         for (std::size_t len = 2; len <= n; ++len) {
             for (std::size_t i = 0; i + len <= n; ++i) {
                 std::size_t j = i + len - 1;
@@ -195,6 +217,15 @@ inline void emit_search(block& b, const std::vector<segment>& segs,
                         bc = c;
                         bk = k;
                         have = true;
+                    }
+                }
+                if (std::size_t m = chain_length(segs, i, j)) {
+                    tree_cost c = leaf_cost(leaf_of(i), static_cast<int>(m));
+                    for (std::size_t q = 0; q < m; ++q)
+                        c = merge_cost(c, leaf_cost(leaf_of(i + 1 + 2 * q), static_cast<int>(q + 1)));
+                    if (c < bc) {
+                        bc = c;
+                        bk = j;
                     }
                 }
                 best[i][j] = bc;
@@ -217,12 +248,22 @@ inline void emit_search(block& b, const std::vector<segment>& segs,
         stack.pop_back();
         if (it.label >= 0) b.place(it.label);
         if (it.i == it.j) {
-            b.ja(leaves[static_cast<std::size_t>(segs[it.i].leaf)].label);
+            b.ja(leaf_of(it.i).label);
             continue;
         }
         std::size_t k = choose(it.i, it.j);
+        if (k == it.j) {
+            std::size_t m = chain_length(segs, it.i, it.j);
+            for (std::size_t q = 0; q < m; ++q) {
+                bool last = q + 1 == m;
+                int next = last ? leaf_of(it.i).label : b.new_label();
+                b.jump(BPF_JEQ, segs[it.i + 1 + 2 * q].lo, leaf_of(it.i + 1 + 2 * q).label, next);
+                if (!last) b.place(next);
+            }
+            continue;
+        }
         auto side = [&](std::size_t i, std::size_t j) {
-            if (i == j) return leaves[static_cast<std::size_t>(segs[i].leaf)].label;
+            if (i == j) return leaf_of(i).label;
             return b.new_label();
         };
         int left = side(it.i, k);
