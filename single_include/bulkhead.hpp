@@ -905,7 +905,12 @@ private:
 };
 
 namespace detail {
-/// clone3 with CLONE_PIDFD | `flags`; returns 0 in the child, else fills `out`.
+/// clone3 with CLONE_PIDFD | `flags`; returns 0 in the child, the pid in the parent (with
+/// `*pidfd_out` set), -1 with errno on failure.
+///
+/// Seccomp profiles (Docker's, bulkhead's web profile) answer clone3 with ENOSYS, because its
+/// flags live in memory a filter cannot read, so that libc falls back to clone. We do the same
+/// when clone can express the request (no CLONE_INTO_CGROUP, flags in 32 bits).
 inline long clone3_pidfd(std::uint64_t flags, int* pidfd_out, int cgroup_fd = -1,
                          int exit_signal = SIGCHLD) noexcept {
     struct clone_args args;
@@ -917,7 +922,12 @@ inline long clone3_pidfd(std::uint64_t flags, int* pidfd_out, int cgroup_fd = -1
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
     }
-    return sys::clone3(&args);
+    long r = sys::clone3(&args);
+    if (r >= 0 || errno != ENOSYS || cgroup_fd >= 0 || (args.flags >> 32) != 0) return r;
+    // clone(2) on x86_64/aarch64: (flags, stack, parent_tid, child_tid, tls); with
+    // CLONE_PIDFD the pidfd is stored through parent_tid.
+    return ::syscall(SYS_clone, static_cast<unsigned long>(args.flags) | static_cast<unsigned long>(exit_signal),
+                     nullptr, pidfd_out, nullptr, nullptr);
 }
 } // namespace detail
 

@@ -87,3 +87,33 @@ TEST_CASE("fork_call with a new pid namespace makes the child pid 1", "[kernel][
     REQUIRE(c);
     CHECK(c->wait()->success());
 }
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+TEST_CASE("fork_call falls back to clone when a filter answers clone3 with ENOSYS", "[kernel][process]") {
+    // As Docker's and bulkhead's web profiles do: clone3 -> ENOSYS, everything else allowed.
+    auto outer = bulkhead::fork_call([] {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {4, f};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 10;
+        if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return 11;
+        if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 12;
+        auto inner = bulkhead::fork_call([] { return 42; });
+        if (!inner) return 13;
+        auto st = inner->wait();
+        return st && st->exited && st->code == 42 ? 0 : 14;
+    });
+    REQUIRE(outer);
+    auto st = outer->wait();
+    REQUIRE(st);
+    CHECK(st->describe() == "exit 0");
+}
