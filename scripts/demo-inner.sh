@@ -85,6 +85,8 @@ for k in user pid mnt net uts ipc cgroup; do
 done
 check "alpha: no capabilities, no_new_privs set" grep -q '"CapEff":0.*"no_new_privs":1' <<<"$audit"
 check "alpha: root inside is not root outside" grep -q '"uid_map":"0 *200000 *65536"' <<<"$audit"
+check "alpha: seccomp blocks io_uring, ptrace, bpf, keyctl, mount, unshare, setns, kexec, modules..." \
+  bash -c "grep -q '\"seccomp_mode\":2' <<<'$audit' && ! grep -q '\"outcome\":\"reachable\"' <<<'$audit'"
 
 say "alpha against beta"
 # beta's nginx master, by its pid on the host
