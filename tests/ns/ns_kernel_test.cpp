@@ -213,7 +213,7 @@ TEST_CASE("hostname is the sandbox's own", "[kernel][ns]") {
 TEST_CASE("read-only binds give EROFS and masked paths read empty", "[kernel][ns]") {
     if (!can_run()) return;
     auto s = base_spec({"/bin/sh", "-c",
-                        "touch /usr/probe 2>&1; echo x > /proc/sys/kernel/hostname 2>&1; "
+                        "touch /usr/probe 2>&1; { echo x > /proc/sys/kernel/hostname; } 2>&1; "
                         "echo keys=$(wc -c < /proc/keys); echo tl=$(wc -c < /proc/timer_list); "
                         "touch /newfile 2>&1; touch /tmp/ok && echo tmp-writable"});
     auto r = run_capture(s);
