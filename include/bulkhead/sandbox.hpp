@@ -144,6 +144,11 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
             su.x = *u;
             p.add(su, "setresuid", std::to_string(*u));
         }
+        if ((g || u) && s.harden.parent_death_signal) {
+            step again = pd; // credential changes clear the parent-death signal
+            again.y = 0;
+            p.add(again, "set parent-death signal", {});
+        }
     }
 
     // Prepared namespaces first, user namespace before the others it owns.

@@ -221,9 +221,10 @@ public:
                 .note("user/pid/time namespaces need a process inside: pin a sandbox's");
         BULKHEAD_TRY_ASSIGN(auto ready, make_pipe());
         BULKHEAD_TRY_ASSIGN(auto hold, make_pipe());
-        int rfd = ready.write.get(), hfd = hold.read.get();
+        int rfd = ready.write.get(), hfd = hold.read.get(), hwfd = hold.write.get();
         std::uint64_t flag = clone_flag(k);
-        auto helper = fork_call([rfd, hfd, flag]() -> int {
+        auto helper = fork_call([rfd, hfd, hwfd, flag]() -> int {
+            ::close(hwfd); // so the parent's close (or death) gives EOF
             if (::unshare(static_cast<int>(flag)) < 0) return 1;
             char c = 1;
             if (::write(rfd, &c, 1) != 1) return 2;
