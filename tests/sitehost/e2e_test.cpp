@@ -118,6 +118,9 @@ struct fixture {
         REQUIRE(c);
         sup = std::move(*c);
         REQUIRE(eventually([&] { return status().find("\"ok\":true") != std::string::npos; }));
+        // Serving: both servers of every site answer (nginx up and PHP-FPM's socket there).
+        REQUIRE(eventually([&] { return page("10.88.0.6").find("uid 33") != std::string::npos &&
+                                        page("10.88.0.10").find("uid 33") != std::string::npos; }));
     }
 
     void stop() {
@@ -175,8 +178,8 @@ bool no_site_processes() {
 TEST_CASE("sites serve their own PHP pages and are reachable only from the host", "[e2e][sitehost]") {
     fixture f;
     f.up();
-    CHECK(f.page("10.88.0.6").find("site alpha uid 33") != std::string::npos);
-    CHECK(f.page("10.88.0.10").find("site beta uid 33") != std::string::npos);
+    CHECK(eventually([&] { return f.page("10.88.0.6").find("site alpha uid 33") != std::string::npos; }));
+    CHECK(eventually([&] { return f.page("10.88.0.10").find("site beta uid 33") != std::string::npos; }));
     int st = 0;
     f.cli("exec alpha -- curl -s -m 2 http://10.88.0.10/", &st);
     CHECK(st != 0);
