@@ -244,6 +244,7 @@ TEST_CASE("pids.max makes fork fail with EAGAIN", "[vm]") {
     CHECK(st->exited);
     CHECK(st->code == 104); // itself + 4 children = 5
     CHECK(*g->pids_current() == 4u);
+    CHECK(*g->pids_peak() == 5u); // pids.peak: Linux 6.1, the guest's kernel
     auto ev = g->read("pids.events");
     REQUIRE(ev);
     auto kv = cg::parse_keyed(*ev, "pids.events");

@@ -455,7 +455,7 @@ public:
         return cg::parse_memory_events(t);
     }
     [[nodiscard]] result<std::uint64_t> pids_current() const { return read_count("pids.current"); }
-    /// pids.peak (Linux 6.12 and newer kernels only).
+    /// pids.peak (Linux 6.1).
     [[nodiscard]] result<std::uint64_t> pids_peak() const { return read_count("pids.peak"); }
     [[nodiscard]] result<cg::io_stat> io_stat() const {
         BULKHEAD_TRY_ASSIGN(auto t, read("io.stat"));
