@@ -113,17 +113,20 @@ void BM_lifecycle(benchmark::State& state) {
         if (!g) return state.SkipWithError(g.error().message().c_str());
         if (g_controllers)
             if (auto r = g->apply(l); !r) return state.SkipWithError(r.error().message().c_str());
+        // The cgroup.procs child reports through a pipe once it has moved itself in.
+        auto ready = make_pipe();
+        if (!ready) return state.SkipWithError("pipe failed");
         result<child> c = clone_into ? g->spawn([] { for (;;) ::pause(); return 0; })
-                                     : fork_call([fd = g->fd()] {
+                                     : fork_call([fd = g->fd(), w = ready->write.get()] {
                                            if (join_by_procs(fd) != 0) return 1;
+                                           if (::write(w, "x", 1) != 1) return 2;
                                            for (;;) ::pause();
                                            return 0;
                                        });
         if (!c) return state.SkipWithError("spawn failed");
         if (!clone_into) {
-            // Wait until the child has moved itself in before killing the group.
-            while (g->procs()->empty()) {
-            }
+            char b;
+            if (::read(ready->read.get(), &b, 1) != 1) return state.SkipWithError("child did not join");
         }
         if (auto r = g->kill(); !r) return state.SkipWithError(r.error().message().c_str());
         (void)c->wait();

@@ -228,7 +228,7 @@ qargs=(-M pc "${accel_args[@]}" -m "$mem" -smp "$cpus" -nodefaults -no-user-conf
        -no-reboot -kernel "$vmlinux" -initrd "$work/initramfs.cpio" -append "$cmdline"
        -chardev file,id=con,path="$work/console.log" -serial chardev:con)
 if [ $host_root = 1 ]; then
-  qargs+=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on
+  qargs+=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
           -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot)
 fi
 

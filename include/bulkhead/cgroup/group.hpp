@@ -528,6 +528,7 @@ private:
         if (fd < 0) return file_error(op, "cgroup.events", {}, errno);
         unique_fd owner(fd);
         auto deadline = std::chrono::steady_clock::now() + timeout;
+        int step_ms = 1;
         for (;;) {
             char buf[256];
             ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
@@ -541,10 +542,12 @@ private:
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0)
                 return std::move(error(errc::timeout, op).subject(path_).note("cgroup.events did not change in time"));
-            // kernfs signals a change of cgroup.events with POLLPRI; poll at most 50 ms at a
-            // time so a missed wakeup only costs a little.
+            // kernfs signals a change of cgroup.events with POLLPRI, but the kernel rate-limits
+            // these notifications (one per 20 ms per file), so also re-read on a short,
+            // growing interval: 1, 2, 4 .. 32 ms.
             pollfd p{fd, POLLPRI, 0};
-            int w = static_cast<int>(std::min<long long>(left.count(), 50));
+            int w = static_cast<int>(std::min<long long>(left.count(), step_ms));
+            step_ms = std::min(step_ms * 2, 32);
             if (::poll(&p, 1, w) < 0 && errno != EINTR) return error::from_errno(op);
         }
     }
