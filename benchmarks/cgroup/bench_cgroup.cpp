@@ -113,21 +113,25 @@ void BM_lifecycle(benchmark::State& state) {
         if (!g) return state.SkipWithError(g.error().message().c_str());
         if (g_controllers)
             if (auto r = g->apply(l); !r) return state.SkipWithError(r.error().message().c_str());
-        // The cgroup.procs child reports through a pipe once it has moved itself in.
+        // Both children report through a pipe once they run inside the group, so the kill
+        // below always finds a running process.
         auto ready = make_pipe();
         if (!ready) return state.SkipWithError("pipe failed");
-        result<child> c = clone_into ? g->spawn([] { for (;;) ::pause(); return 0; })
-                                     : fork_call([fd = g->fd(), w = ready->write.get()] {
+        int w = ready->write.get();
+        result<child> c = clone_into ? g->spawn([w] {
+                                           if (::write(w, "x", 1) != 1) return 2;
+                                           for (;;) ::pause();
+                                           return 0;
+                                       })
+                                     : fork_call([fd = g->fd(), w] {
                                            if (join_by_procs(fd) != 0) return 1;
                                            if (::write(w, "x", 1) != 1) return 2;
                                            for (;;) ::pause();
                                            return 0;
                                        });
         if (!c) return state.SkipWithError("spawn failed");
-        if (!clone_into) {
-            char b;
-            if (::read(ready->read.get(), &b, 1) != 1) return state.SkipWithError("child did not join");
-        }
+        char b;
+        if (::read(ready->read.get(), &b, 1) != 1) return state.SkipWithError("child did not start");
         if (auto r = g->kill(); !r) return state.SkipWithError(r.error().message().c_str());
         (void)c->wait();
         if (auto r = g->remove(); !r) return state.SkipWithError(r.error().message().c_str());

@@ -38,7 +38,7 @@ die() { echo "$prog: error: $*" >&2; exit 125; }
 note() { echo "$prog: $*" >&2; }
 
 adds=() modules=() envs=() host_root=0 timeout_s=300 mem=512 cpus=2 append="" kver=""
-cache="${BULKHEAD_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead-vm}" workdir=/ console=0 accel=""
+cache="${BULKHEAD_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bulkhead-vm}" workdir=/ console=0 accel=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,17 +64,18 @@ done
 [ $# -gt 0 ] || die "no command given (usage: run.sh [options] -- COMMAND [ARGS...])"
 
 # --- host tools (installed quietly when missing) -----------------------------------------
+apt_quiet() {
+  note "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+command -v file >/dev/null || apt_quiet file
 need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v xz >/dev/null || need_pkgs+=(xz-utils)
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need_pkgs+=(busybox-static)
 ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || need_pkgs+=(linux-image-amd64)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  note "installing ${need_pkgs[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null \
-    || die "apt-get install ${need_pkgs[*]} failed"
-fi
+[ ${#need_pkgs[@]} -gt 0 ] && apt_quiet "${need_pkgs[@]}"
 busybox=/bin/busybox
 file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not statically linked (install busybox-static)"
 

@@ -662,6 +662,12 @@ private:
 namespace cg {
 /// The same class under the module's namespace.
 using group = bulkhead::cgroup;
+
+/// The calling process's own cgroup (not owned: never removed by the object).
+[[nodiscard]] inline result<cgroup> open_self() {
+    BULKHEAD_TRY_ASSIGN(auto sys, discover());
+    return cgroup::open(sys.self_path());
+}
 } // namespace cg
 
 BULKHEAD_NAMESPACE_END
