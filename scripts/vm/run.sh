@@ -164,10 +164,8 @@ done
 
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$token" > "$root/etc/token"
-# COMMAND and environment, one NUL-free argument per line, read back by the guest's init.
-: > "$root/etc/cmd"; for arg in "$@"; do
-  case "$arg" in *$'\n'*) die "command arguments may not contain newlines" ;; esac
-  printf '%s\n' "$arg" >> "$root/etc/cmd"; done
+# COMMAND, one file per argument (any bytes but NUL), read back by the guest's init.
+mkdir -p "$root/etc/argv"; i=0; for arg in "$@"; do printf '%s' "$arg" > "$root/etc/argv/$i"; i=$((i + 1)); done
 : > "$root/etc/env"; for e in ${envs[@]+"${envs[@]}"}; do printf 'export %q\n' "$e" >> "$root/etc/env"; done
 echo "$workdir" > "$root/etc/workdir"
 echo "$host_root" > "$root/etc/host_root"
@@ -190,7 +188,8 @@ for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || fail "cannot enable controller $c"
 done
 ifconfig lo 127.0.0.1 up 2>/dev/null
-set --; while IFS= read -r a; do set -- "$@" "$a"; done < /etc/cmd
+set --; i=0
+while [ -e /etc/argv/$i ]; do a=$(cat /etc/argv/$i; echo x); set -- "$@" "${a%x}"; i=$((i + 1)); done
 . /etc/env
 prefix=""
 if [ "$(cat /etc/host_root)" = 1 ]; then
