@@ -60,6 +60,12 @@ inline constexpr int remove_attempts = 40;
                          static_cast<std::uint32_t>(minor(st.st_rdev))};
 }
 
+/// Controllers that may be enabled in a group with processes (threaded controllers are
+/// exempt from the no-internal-processes rule).
+[[nodiscard]] constexpr bool is_threaded_controller(std::string_view c) noexcept {
+    return c == "cpu" || c == "cpuset" || c == "pids" || c == "perf_event";
+}
+
 /// True when `e` says the cgroup itself disappeared (removed behind our back).
 [[nodiscard]] inline bool is_vanished(const error& e) noexcept {
     return e.code() == make_error_code(errc::not_found);
@@ -154,7 +160,8 @@ public:
         if (fd < 0) return file_error("cgroup: read", file, {}, errno);
         unique_fd owner(fd);
         auto r = read_to_string(fd, 4u << 20);
-        if (!r) return file_error("cgroup: read", file, {}, r.error().sys_errno());
+        if (!r && r.error().sys_errno() != 0) return file_error("cgroup: read", file, {}, r.error().sys_errno());
+        if (!r) return std::move(r.error().subject(path_ + "/" + f));
         return r;
     }
 
@@ -203,7 +210,14 @@ public:
                                      .subject("'" + std::string(n) + "' is not available at " + path_));
             }
         }
-        BULKHEAD_TRY_ASSIGN(auto pids, procs());
+        // Only domain controllers are subject to the rule, and never at the root.
+        bool domain = false;
+        for (auto n : names) domain = domain || !cg::is_threaded_controller(n);
+        bool root = ::faccessat(dir_.get(), "cgroup.type", F_OK, 0) != 0;
+        std::vector<pid_t> pids;
+        if (domain && !root) {
+            BULKHEAD_TRY_ASSIGN(pids, procs());
+        }
         if (!pids.empty()) {
             if (leaf.empty())
                 return std::move(error::from_errno("cgroup: enable controllers", EBUSY)
