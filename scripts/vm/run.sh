@@ -38,7 +38,7 @@ die() { echo "$prog: error: $*" >&2; exit 125; }
 note() { echo "$prog: $*" >&2; }
 
 adds=() modules=() envs=() host_root=0 timeout_s=300 mem=512 cpus=2 append="" kver=""
-cache="${BULKHEAD_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead-vm}" workdir=/ console=0 accel=""
+cache="${BULKHEAD_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bulkhead-vm}" workdir=/ console=0 accel=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,17 +64,18 @@ done
 [ $# -gt 0 ] || die "no command given (usage: run.sh [options] -- COMMAND [ARGS...])"
 
 # --- host tools (installed quietly when missing) -----------------------------------------
+apt_quiet() {
+  note "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+command -v file >/dev/null || apt_quiet file
 need_pkgs=()
 command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v xz >/dev/null || need_pkgs+=(xz-utils)
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need_pkgs+=(busybox-static)
 ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || need_pkgs+=(linux-image-amd64)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  note "installing ${need_pkgs[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null \
-    || die "apt-get install ${need_pkgs[*]} failed"
-fi
+[ ${#need_pkgs[@]} -gt 0 ] && apt_quiet "${need_pkgs[@]}"
 busybox=/bin/busybox
 file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not statically linked (install busybox-static)"
 
@@ -163,10 +164,8 @@ done
 
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$token" > "$root/etc/token"
-# COMMAND and environment, one NUL-free argument per line, read back by the guest's init.
-: > "$root/etc/cmd"; for arg in "$@"; do
-  case "$arg" in *$'\n'*) die "command arguments may not contain newlines" ;; esac
-  printf '%s\n' "$arg" >> "$root/etc/cmd"; done
+# COMMAND, one file per argument (any bytes but NUL), read back by the guest's init.
+mkdir -p "$root/etc/argv"; i=0; for arg in "$@"; do printf '%s' "$arg" > "$root/etc/argv/$i"; i=$((i + 1)); done
 : > "$root/etc/env"; for e in ${envs[@]+"${envs[@]}"}; do printf 'export %q\n' "$e" >> "$root/etc/env"; done
 echo "$workdir" > "$root/etc/workdir"
 echo "$host_root" > "$root/etc/host_root"
@@ -189,7 +188,8 @@ for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || fail "cannot enable controller $c"
 done
 ifconfig lo 127.0.0.1 up 2>/dev/null
-set --; while IFS= read -r a; do set -- "$@" "$a"; done < /etc/cmd
+set --; i=0
+while [ -e /etc/argv/$i ]; do a=$(cat /etc/argv/$i; echo x); set -- "$@" "${a%x}"; i=$((i + 1)); done
 . /etc/env
 prefix=""
 if [ "$(cat /etc/host_root)" = 1 ]; then
@@ -228,7 +228,7 @@ qargs=(-M pc "${accel_args[@]}" -m "$mem" -smp "$cpus" -nodefaults -no-user-conf
        -no-reboot -kernel "$vmlinux" -initrd "$work/initramfs.cpio" -append "$cmdline"
        -chardev file,id=con,path="$work/console.log" -serial chardev:con)
 if [ $host_root = 1 ]; then
-  qargs+=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on
+  qargs+=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
           -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot)
 fi
 

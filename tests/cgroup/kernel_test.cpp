@@ -116,6 +116,10 @@ TEST_CASE("discovery reports this machine's hybrid layout", "[kernel]") {
           "cgroup: controller 'memory' is not available at /sys/fs/cgroup/unified: not available "
           "(bound to a cgroup v1 hierarchy at /sys/fs/cgroup/memory; boot with cgroup_no_v1=all or "
           "systemd.unified_cgroup_hierarchy=1 to use it with cgroup v2)");
+    auto self = cg::open_self();
+    REQUIRE(self);
+    CHECK(self->path() == sys->self_path());
+    CHECK(!self->owned());
     auto d = cg::check_delegation(sys->mount);
     REQUIRE(d);
     CHECK(d->full() == bulkhead_test::is_root());

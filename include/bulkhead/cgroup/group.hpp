@@ -60,6 +60,12 @@ inline constexpr int remove_attempts = 40;
                          static_cast<std::uint32_t>(minor(st.st_rdev))};
 }
 
+/// Controllers that may be enabled in a group with processes (threaded controllers are
+/// exempt from the no-internal-processes rule).
+[[nodiscard]] constexpr bool is_threaded_controller(std::string_view c) noexcept {
+    return c == "cpu" || c == "cpuset" || c == "pids" || c == "perf_event";
+}
+
 /// True when `e` says the cgroup itself disappeared (removed behind our back).
 [[nodiscard]] inline bool is_vanished(const error& e) noexcept {
     return e.code() == make_error_code(errc::not_found);
@@ -154,7 +160,8 @@ public:
         if (fd < 0) return file_error("cgroup: read", file, {}, errno);
         unique_fd owner(fd);
         auto r = read_to_string(fd, 4u << 20);
-        if (!r) return file_error("cgroup: read", file, {}, r.error().sys_errno());
+        if (!r && r.error().sys_errno() != 0) return file_error("cgroup: read", file, {}, r.error().sys_errno());
+        if (!r) return std::move(r.error().subject(path_ + "/" + f));
         return r;
     }
 
@@ -203,7 +210,14 @@ public:
                                      .subject("'" + std::string(n) + "' is not available at " + path_));
             }
         }
-        BULKHEAD_TRY_ASSIGN(auto pids, procs());
+        // Only domain controllers are subject to the rule, and never at the root.
+        bool domain = false;
+        for (auto n : names) domain = domain || !cg::is_threaded_controller(n);
+        bool root = ::faccessat(dir_.get(), "cgroup.type", F_OK, 0) != 0;
+        std::vector<pid_t> pids;
+        if (domain && !root) {
+            BULKHEAD_TRY_ASSIGN(pids, procs());
+        }
         if (!pids.empty()) {
             if (leaf.empty())
                 return std::move(error::from_errno("cgroup: enable controllers", EBUSY)
@@ -455,7 +469,7 @@ public:
         return cg::parse_memory_events(t);
     }
     [[nodiscard]] result<std::uint64_t> pids_current() const { return read_count("pids.current"); }
-    /// pids.peak (Linux 6.12 and newer kernels only).
+    /// pids.peak (Linux 6.1).
     [[nodiscard]] result<std::uint64_t> pids_peak() const { return read_count("pids.peak"); }
     [[nodiscard]] result<cg::io_stat> io_stat() const {
         BULKHEAD_TRY_ASSIGN(auto t, read("io.stat"));
@@ -528,6 +542,7 @@ private:
         if (fd < 0) return file_error(op, "cgroup.events", {}, errno);
         unique_fd owner(fd);
         auto deadline = std::chrono::steady_clock::now() + timeout;
+        int step_ms = 1;
         for (;;) {
             char buf[256];
             ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
@@ -541,10 +556,12 @@ private:
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0)
                 return std::move(error(errc::timeout, op).subject(path_).note("cgroup.events did not change in time"));
-            // kernfs signals a change of cgroup.events with POLLPRI; poll at most 50 ms at a
-            // time so a missed wakeup only costs a little.
+            // kernfs signals a change of cgroup.events with POLLPRI, but the kernel rate-limits
+            // these notifications (one per 20 ms per file), so also re-read on a short,
+            // growing interval: 1, 2, 4 .. 32 ms.
             pollfd p{fd, POLLPRI, 0};
-            int w = static_cast<int>(std::min<long long>(left.count(), 50));
+            int w = static_cast<int>(std::min<long long>(left.count(), step_ms));
+            step_ms = std::min(step_ms * 2, 32);
             if (::poll(&p, 1, w) < 0 && errno != EINTR) return error::from_errno(op);
         }
     }
@@ -659,6 +676,12 @@ private:
 namespace cg {
 /// The same class under the module's namespace.
 using group = bulkhead::cgroup;
+
+/// The calling process's own cgroup (not owned: never removed by the object).
+[[nodiscard]] inline result<cgroup> open_self() {
+    BULKHEAD_TRY_ASSIGN(auto sys, discover());
+    return cgroup::open(sys.self_path());
+}
 } // namespace cg
 
 BULKHEAD_NAMESPACE_END
