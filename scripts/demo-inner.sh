@@ -65,8 +65,11 @@ for s in alpha beta gamma; do chown -R $((base + 33)):$((base + 33)) "$work/www/
 say "sitehost up"
 "$bin/sitehost" up "$work/sites.json" --tools "$bin" $native > "$work/events.log" 2>&1 &
 sup_pid=$!
-for _ in $(seq 100); do [ -S "$state/control.sock" ] && sh_ status >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 1
+for _ in $(seq 300); do [ -S "$state/control.sock" ] && sh_ status >/dev/null 2>&1 && break; sleep 0.1; done
+# Serving means nginx answers and PHP-FPM's socket is there (slow under an emulated VM).
+for s in 6 10 14; do
+  for _ in $(seq 600); do curl -s -m 2 "http://10.88.0.$s/" | grep -q '^site ' && break; sleep 0.1; done
+done
 sh_ status
 
 say "each site serves its own PHP page on its own IP"

@@ -45,6 +45,6 @@ elif has_controllers; then
   exec "$root/scripts/demo-inner.sh" "$bin"
 else
   bh_log "this host's cgroup2 lacks cpu/memory/pids (hybrid mode): running the demo in the VM"
-  exec "$root/scripts/vm/run.sh" --host-root --mem 2048 --cpus 2 --timeout 900 -- \
+  exec "$root/scripts/vm/run.sh" --host-root --module veth --mem 2048 --cpus 2 --timeout 900 -- \
     "$root/scripts/demo-inner.sh" "$bin"
 fi

@@ -255,7 +255,9 @@ public:
         sp.before_start = [this](const bh::sandbox::setup_context& ctx) { return plumb(ctx); };
         BULKHEAD_TRY_ASSIGN(auto sp_out, bh::sandbox::spawn(sp));
         holder_ = std::move(sp_out.process);
-        BULKHEAD_TRY(init_group.attach(holder_.pid()));
+        // The holder's init and the process it forked (it has exec'd once spawn returns).
+        BULKHEAD_TRY_ASSIGN(auto born, group_->procs());
+        for (pid_t p : born) BULKHEAD_TRY(init_group.attach(p));
         init_group_ = std::move(init_group);
         BULKHEAD_TRY_ASSIGN(exec_group_, group_->create_child("exec")); // `sitehost exec` commands
         if (!host_->controllers.empty()) BULKHEAD_TRY(enable(*group_));
