@@ -25,11 +25,8 @@ bh_log "dependencies"
 
 bh_log "build (release)"
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target sitehost bulkhead-audit
-bin="$root/build/release/demo-bin"
-mkdir -p "$bin"
-cp "$root/build/release/examples/sitehost/sitehost" "$root/build/release/examples/audit/bulkhead-audit" "$bin/"
-chmod 755 "$bin"
+cmake --build --preset release -j "$(nproc)" --target sitehost
+bin="$root/build/release/examples/sitehost" # sitehost, and bulkhead-audit copied beside it
 
 has_controllers() {
   local c
