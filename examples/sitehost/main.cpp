@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -128,7 +129,14 @@ int cmd_up(int argc, char** argv) {
     sitehost::supervisor_options opt;
     opt.native = native;
     opt.tools_dir = tools;
-    opt.filters = sitehost::site_filter;
+    // One compilation per profile for the supervisor's lifetime (restarts reuse it).
+    std::map<std::string, std::vector<sock_filter>> compiled;
+    opt.filters = [&compiled](const sitehost::site& s) -> bulkhead::result<std::vector<sock_filter>> {
+        if (auto it = compiled.find(s.seccomp); it != compiled.end()) return it->second;
+        BULKHEAD_TRY_ASSIGN(auto f, sitehost::site_filter(s));
+        compiled.emplace(s.seccomp, f);
+        return f;
+    };
     sitehost::supervisor sup(std::move(*cfg), opt);
     if (auto r = sup.prepare(); !r) return fail(r.error().message(), 1);
     if (auto r = sup.start_all(); !r) return fail(r.error().message(), 1);
