@@ -227,8 +227,9 @@ public:
         BULKHEAD_TRY(write_site_files(*host_, site_));
         BULKHEAD_TRY_ASSIGN(auto top, bh::cgroup::open(host_->cgroup_root));
         BULKHEAD_TRY_ASSIGN(group_, top.create_child(site_.name));
+        BULKHEAD_TRY_ASSIGN(auto lim, limits_of(site_));
         if (host_->limits_enforced) {
-            BULKHEAD_TRY(group_->apply(limits_of(site_)));
+            BULKHEAD_TRY(group_->apply(lim));
         }
         BULKHEAD_TRY_ASSIGN(auto init_group, group_->create_child("init"));
 
@@ -354,8 +355,22 @@ public:
         ::rmdir(dir.c_str());
     }
 
-    static bh::cg::limits limits_of(const site& s) {
+    /// The cgroup limits of a site; io devices are resolved here (a path or MAJ:MIN).
+    static bh::result<bh::cg::limits> limits_of(const site& s) {
         bh::cg::limits l;
+        for (const auto& io : s.limits.io_max) {
+            bh::cg::io_max m;
+            if (io.device.front() == '/') {
+                BULKHEAD_TRY_ASSIGN(m.device, bh::cg::block_device(io.device.c_str()));
+            } else {
+                BULKHEAD_TRY_ASSIGN(m.device, bh::cg::parse_device_number(io.device));
+            }
+            m.rbps = io.rbps;
+            m.wbps = io.wbps;
+            m.riops = io.riops;
+            m.wiops = io.wiops;
+            l.io.push_back(m);
+        }
         if (s.limits.cpu_max) {
             auto f = bh::detail::split_ws(*s.limits.cpu_max);
             bh::cg::cpu_max c;
@@ -398,8 +413,11 @@ private:
         BULKHEAD_TRY_ASSIGN(auto sitep, bh::ns::ip_prefix::parse(site_.ipv4 + "/30"));
         BULKHEAD_TRY(in.add_address(eidx, sitep));
         if (!site_.ipv6.empty()) {
-            BULKHEAD_TRY_ASSIGN(auto v6, bh::ns::ip_prefix::parse(site_.ipv6 + "/64"));
+            // A /126 like the IPv4 /30: the host side gets the neighbouring address.
+            BULKHEAD_TRY_ASSIGN(auto v6, bh::ns::ip_prefix::parse(site_.ipv6 + "/126"));
             BULKHEAD_TRY(in.add_address(eidx, v6));
+            BULKHEAD_TRY_ASSIGN(auto h6, bh::ns::ip_prefix::parse(host_side_ipv6(site_) + "/126"));
+            BULKHEAD_TRY(nl.add_address(hidx, h6));
         }
         BULKHEAD_TRY(in.set_link_up(eidx));
         if (site_.egress) {

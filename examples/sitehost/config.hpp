@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -416,7 +417,13 @@ inline bulkhead::result<void> allot(config& c) {
             detail::parse_ipv4(a.ipv4, x);
             detail::parse_ipv4(b.ipv4, y);
             if ((x & ~3u) == (y & ~3u)) return fail(b, "ipv4 " + b.ipv4 + " shares a /30 with site \"" + a.name + "\"");
-            if (!a.ipv6.empty() && a.ipv6 == b.ipv6) return fail(b, "ipv6 " + b.ipv6 + " is also site \"" + a.name + "\"'s");
+            if (!a.ipv6.empty() && !b.ipv6.empty()) {
+                in6_addr p{}, q{};
+                ::inet_pton(AF_INET6, a.ipv6.c_str(), &p);
+                ::inet_pton(AF_INET6, b.ipv6.c_str(), &q);
+                if (std::memcmp(p.s6_addr, q.s6_addr, 15) == 0 && (p.s6_addr[15] & ~3u) == (q.s6_addr[15] & ~3u))
+                    return fail(b, "ipv6 " + b.ipv6 + " shares a /126 with site \"" + a.name + "\"");
+            }
         }
     return {};
 }
@@ -426,6 +433,18 @@ inline std::string host_side_ipv4(const site& s) {
     std::uint32_t ip = 0;
     detail::parse_ipv4(s.ipv4, ip);
     return detail::format_ipv4((ip & ~3u) | 1u);
+}
+
+/// The host side of a site's IPv6 /126: the address with its last two bits 01 (10 when the
+/// site itself is ...01).
+inline std::string host_side_ipv6(const site& s) {
+    in6_addr a{};
+    ::inet_pton(AF_INET6, s.ipv6.c_str(), &a);
+    std::uint8_t last = a.s6_addr[15];
+    a.s6_addr[15] = static_cast<std::uint8_t>((last & ~3u) | ((last & 3u) == 1 ? 2u : 1u));
+    char buf[INET6_ADDRSTRLEN];
+    ::inet_ntop(AF_INET6, &a, buf, sizeof buf);
+    return buf;
 }
 
 /// Parses and validates a sites file's text; `file` names it in errors.

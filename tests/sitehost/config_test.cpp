@@ -50,6 +50,7 @@ TEST_CASE("a full sites file is read, allotted and checked", "[unit][sitehost]")
     CHECK(a.ids->count == 65536);
     CHECK(a.ipv4 == "10.88.0.6");
     CHECK(sitehost::host_side_ipv4(a) == "10.88.0.5");
+    CHECK(sitehost::host_side_ipv6(c->sites[1]) == "fd88::9:5");
     const auto& b = c->sites[1];
     CHECK(b.ids->base == 400000);
     CHECK(b.ipv4 == "10.88.9.6");
@@ -119,6 +120,9 @@ TEST_CASE("sites must not share names, webroots, domains, ids or addresses", "[u
     CHECK(err(R"({"sites": [{"name": "a", "webroot": "/srv/a", "ipv4": "10.88.1.2"},
                             {"name": "b", "webroot": "/srv/b", "ipv4": "10.88.1.3"}]})")
               .find("shares a /30 with site \"a\"") != std::string::npos);
+    CHECK(err(R"({"sites": [{"name": "a", "webroot": "/srv/a", "ipv6": "fd88::1:6"},
+                            {"name": "b", "webroot": "/srv/b", "ipv6": "fd88::1:5"}]})")
+              .find("ipv6 fd88::1:5 shares a /126 with site \"a\"") != std::string::npos);
     // /srv/ab is not inside /srv/a.
     CHECK(parse_config(R"({"sites": [{"name": "a", "webroot": "/srv/a"}, {"name": "b", "webroot": "/srv/ab"}]})", "s"));
 }
