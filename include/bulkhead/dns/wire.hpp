@@ -38,41 +38,90 @@ namespace detail {
            std::uint32_t{p[3]};
 }
 
+/// The outcome of a name check without building an `error` (kept cheap for the hot path).
+struct name_check {
+    const char* op = nullptr; ///< null on success
+    errc code = errc::ok;
+    std::size_t offset = 0;
+    [[nodiscard]] explicit operator bool() const noexcept { return op == nullptr; }
+    [[nodiscard]] error to_error() const noexcept { return error(code, op).at_offset(offset); }
+};
+
 /// Validates the name at `off` of `msg`. Pointers must aim strictly before the start of the
 /// run of labels that contains them, so every jump goes backwards and loops cannot exist.
 /// On success `end` is the offset just past the name's in-place bytes and `wire_len` its
 /// uncompressed length.
-inline result<void> check_name(bytes_view msg, std::size_t off, bool allow_pointers,
-                               std::size_t& end, std::size_t& wire_len) noexcept {
+/// Offsets already proven to start a valid (suffix of a) name, with that suffix's length, so
+/// that names compressed to the same suffix are not walked again while parsing one message.
+struct name_cache {
+    static constexpr std::size_t capacity = 16;
+    std::uint16_t offset[capacity];
+    std::uint16_t length[capacity];
+    std::size_t n = 0;
+    [[nodiscard]] std::size_t find(std::size_t off) const noexcept {
+        for (std::size_t i = 0; i < n; ++i)
+            if (offset[i] == off) return length[i];
+        return 0;
+    }
+    void add(std::size_t off, std::size_t len) noexcept {
+        if (n < capacity && off <= 0xFFFF) {
+            offset[n] = static_cast<std::uint16_t>(off);
+            length[n] = static_cast<std::uint16_t>(len);
+            ++n;
+        }
+    }
+};
+
+inline name_check check_name_fast(bytes_view msg, std::size_t off, bool allow_pointers, std::size_t& end,
+                                  std::size_t& wire_len, name_cache* cache = nullptr) noexcept {
+    const std::uint8_t* d = msg.data();
+    const std::size_t size = msg.size();
     std::size_t pos = off, run_start = off, total = 0;
+    // The first label start (and its running total) of this name, to remember on success.
+    const std::size_t first = off;
     end = 0;
     for (;;) {
-        if (pos >= msg.size()) return error(errc::truncated, "dns: name runs past the end").at_offset(pos);
-        const std::uint8_t len = msg[pos];
-        if ((len & 0xC0) == 0xC0) {
-            if (!allow_pointers)
-                return error(errc::parse_error, "dns: compression pointer where none is allowed").at_offset(pos);
-            if (pos + 1 >= msg.size()) return error(errc::truncated, "dns: name pointer truncated").at_offset(pos);
-            const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | msg[pos + 1];
+        if (BULKHEAD_UNLIKELY(pos >= size)) return {"dns: name runs past the end", errc::truncated, pos};
+        const std::uint8_t len = d[pos];
+        if (len >= 0xC0) {
+            if (!allow_pointers) return {"dns: compression pointer where none is allowed", errc::parse_error, pos};
+            if (pos + 1 >= size) return {"dns: name pointer truncated", errc::truncated, pos};
+            const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | d[pos + 1];
             if (end == 0) end = pos + 2;
-            if (target >= msg.size())
-                return error(errc::parse_error, "dns: name pointer out of bounds").at_offset(pos);
-            if (target >= run_start)
-                return error(errc::parse_error, "dns: name pointer loop or forward pointer").at_offset(pos);
+            if (target >= size) return {"dns: name pointer out of bounds", errc::parse_error, pos};
+            if (target >= run_start) return {"dns: name pointer loop or forward pointer", errc::parse_error, pos};
+            if (cache) {
+                if (const std::size_t known = cache->find(target)) {
+                    total += known;
+                    if (total > max_name_length) return {"dns: name longer than 255 octets", errc::too_large, pos};
+                    wire_len = total;
+                    if (d[first] < 0xC0) cache->add(first, total);
+                    return {};
+                }
+            }
             pos = run_start = target;
             continue;
         }
-        if (len & 0xC0) return error(errc::parse_error, "dns: label length over 63 (reserved label type)").at_offset(pos);
+        if (BULKHEAD_UNLIKELY(len & 0xC0)) return {"dns: label length over 63 (reserved label type)", errc::parse_error, pos};
         total += std::size_t{len} + 1;
-        if (total > max_name_length) return error(errc::too_large, "dns: name longer than 255 octets").at_offset(pos);
+        if (BULKHEAD_UNLIKELY(total > max_name_length)) return {"dns: name longer than 255 octets", errc::too_large, pos};
         if (len == 0) {
             if (end == 0) end = pos + 1;
             wire_len = total;
+            if (cache && d[first] < 0xC0) cache->add(first, total);
             return {};
         }
-        if (pos + 1 + len > msg.size()) return error(errc::truncated, "dns: label runs past the end").at_offset(pos);
+        if (BULKHEAD_UNLIKELY(pos + 1 + len > size)) return {"dns: label runs past the end", errc::truncated, pos};
         pos += std::size_t{len} + 1;
     }
+}
+
+/// `check_name_fast` with a `result` for callers that propagate errors.
+inline result<void> check_name(bytes_view msg, std::size_t off, bool allow_pointers, std::size_t& end,
+                               std::size_t& wire_len) noexcept {
+    const auto c = check_name_fast(msg, off, allow_pointers, end, wire_len);
+    if (!c) return c.to_error();
+    return {};
 }
 
 /// Appends the presentation form of one label (RFC 1035 section 5.1 escapes).
@@ -114,9 +163,26 @@ public:
         return name_view(msg, off, len);
     }
 
-    [[nodiscard]] constexpr std::size_t wire_length() const noexcept { return len_; }
+    /// Uncompressed length in octets (computed on first use when the view was made lazily).
+    [[nodiscard]] std::size_t wire_length() const noexcept {
+        if (len_ == 0 && !msg_.empty()) {
+            std::size_t p = off_, n = 0;
+            for (;;) {
+                const std::uint8_t l = msg_[p];
+                if (l >= 0xC0) {
+                    p = (std::size_t{l & 0x3Fu} << 8) | msg_[p + 1];
+                    continue;
+                }
+                n += std::size_t{l} + 1;
+                if (l == 0) break;
+                p += std::size_t{l} + 1;
+            }
+            len_ = n;
+        }
+        return len_;
+    }
     [[nodiscard]] constexpr std::size_t offset() const noexcept { return off_; }
-    [[nodiscard]] bool is_root() const noexcept { return len_ == 1; }
+    [[nodiscard]] bool is_root() const noexcept { return wire_length() == 1; }
 
     /// Calls fn(const uint8_t* label, size_t length) for each label, leftmost first.
     template <class F>
@@ -162,7 +228,7 @@ public:
 
     /// Case-insensitive equality of two names (ASCII case folding, RFC 4343).
     [[nodiscard]] bool equals(const name_view& o) const noexcept {
-        if (len_ != o.len_) return false;
+        if (len_ && o.len_ && len_ != o.len_) return false;
         std::size_t a = off_, b = o.off_;
         for (;;) {
             a = o_follow(msg_, a);
@@ -185,7 +251,7 @@ private:
     }
     bytes_view msg_{};
     std::size_t off_ = 0;
-    std::size_t len_ = 0;
+    mutable std::size_t len_ = 0; ///< 0: not computed yet
 };
 
 /// An owned, uncompressed domain name (wire form, case preserved).
@@ -410,29 +476,15 @@ struct edns_view {
 namespace detail {
 /// Reads the fixed part of a record at `p` (name already validated up to `name_end`).
 inline record_view read_record(bytes_view msg, std::size_t p) noexcept {
-    // The name was validated; find its end without checks.
+    // The name was validated; find its end without checks. Its length is computed lazily.
+    const std::uint8_t* d = msg.data();
     std::size_t q = p;
-    while (msg[q] != 0 && msg[q] < 0xC0) q += std::size_t{msg[q]} + 1;
-    const std::size_t name_end = msg[q] == 0 ? q + 1 : q + 2;
+    while (d[q] != 0 && d[q] < 0xC0) q += std::size_t{d[q]} + 1;
+    const std::size_t name_end = d[q] == 0 ? q + 1 : q + 2;
     record_view r;
     r.msg = msg;
-    // The uncompressed length is recomputed lazily only when asked; store it here.
-    std::size_t len = 0;
-    {
-        std::size_t s = p;
-        for (;;) {
-            const std::uint8_t l = msg[s];
-            if (l >= 0xC0) {
-                s = (std::size_t{l & 0x3Fu} << 8) | msg[s + 1];
-                continue;
-            }
-            len += std::size_t{l} + 1;
-            if (l == 0) break;
-            s += std::size_t{l} + 1;
-        }
-    }
-    r.owner = name_view(msg, p, len);
-    const std::uint8_t* f = msg.data() + name_end;
+    r.owner = name_view(msg, p, 0);
+    const std::uint8_t* f = d + name_end;
     r.type = rd16(f);
     r.cls = rd16(f + 2);
     r.ttl = rd32(f + 4);
@@ -500,8 +552,9 @@ public:
         m.hdr_.nscount = detail::rd16(h + 8);
         m.hdr_.arcount = detail::rd16(h + 10);
         std::size_t p = 12, end = 0, len = 0;
+        detail::name_cache cache;
         for (unsigned i = 0; i < m.hdr_.qdcount; ++i) {
-            BULKHEAD_TRY(detail::check_name(msg, p, true, end, len));
+            if (const auto c = detail::check_name_fast(msg, p, true, end, len, &cache); !c) return c.to_error();
             if (end + 4 > msg.size()) return error(errc::truncated, "dns: question truncated").at_offset(end);
             p = end + 4;
         }
@@ -510,7 +563,7 @@ public:
             m.sec_off_[s] = p;
             for (unsigned i = 0; i < counts[s]; ++i) {
                 const std::size_t rec_start = p;
-                BULKHEAD_TRY(detail::check_name(msg, p, true, end, len));
+                if (const auto c = detail::check_name_fast(msg, p, true, end, len, &cache); !c) return c.to_error();
                 if (end + 10 > msg.size()) return error(errc::truncated, "dns: record header truncated").at_offset(end);
                 const std::uint16_t type = detail::rd16(msg.data() + end);
                 const std::uint16_t rdlen = detail::rd16(msg.data() + end + 8);
@@ -545,7 +598,7 @@ public:
     [[nodiscard]] std::optional<question_view> question() const noexcept {
         if (hdr_.qdcount == 0) return std::nullopt;
         std::size_t end = 0, len = 0;
-        (void)detail::check_name(msg_, 12, true, end, len);
+        (void)detail::check_name_fast(msg_, 12, true, end, len);
         return question_view{name_view(msg_, 12, len), detail::rd16(msg_.data() + end),
                              detail::rd16(msg_.data() + end + 2)};
     }
@@ -857,13 +910,14 @@ public:
         r.type = rr::opt;
         r.cls = udp_size;
         r.ttl = (std::uint32_t{ext_rcode} << 24) | (dnssec_ok ? 0x8000u : 0u);
+        std::string opts;
         for (const auto& o : options) {
-            r.rdata.push_back(static_cast<std::uint8_t>(o.first >> 8));
-            r.rdata.push_back(static_cast<std::uint8_t>(o.first & 0xFF));
-            r.rdata.push_back(static_cast<std::uint8_t>(o.second.size() >> 8));
-            r.rdata.push_back(static_cast<std::uint8_t>(o.second.size() & 0xFF));
-            r.rdata.insert(r.rdata.end(), o.second.begin(), o.second.end());
+            const char hdr[4] = {static_cast<char>(o.first >> 8), static_cast<char>(o.first & 0xFF),
+                                 static_cast<char>(o.second.size() >> 8), static_cast<char>(o.second.size() & 0xFF)};
+            opts.append(hdr, 4);
+            opts += o.second;
         }
+        r.rdata.assign(opts.begin(), opts.end());
         return add(section::additional, r);
     }
     [[nodiscard]] result<std::vector<std::uint8_t>> build() && {
