@@ -478,6 +478,7 @@ struct zone_options {
         bool have_ttl = false, have_class = false;
         r.ttl = default_ttl;
         std::uint16_t type = 0;
+        bool have_type = false;
         for (; i < tk.size(); ++i) {
             const auto& t = tk[i];
             if (t.quoted) return tok_error(t, "zone: expected TTL, class or type");
@@ -504,12 +505,14 @@ struct zone_options {
                 auto v = detail::tok_int<std::uint16_t>(detail::zone_token{t.text.substr(4), false, t.line, t.col}, "zone: bad TYPEnnn");
                 if (!v) return tok_error(t, "zone: bad TYPEnnn");
                 type = *v;
+                have_type = true;
             }
-            if (!type) return tok_error(t, "zone: unknown type");
+            if (!type && !have_type) return tok_error(t, "zone: unknown type");
+            have_type = true;
             ++i;
             break;
         }
-        if (!type) return error(errc::parse_error, "zone: record has no type").at(ln.line, tk.back().col);
+        if (!have_type) return error(errc::parse_error, "zone: record has no type").at(ln.line, tk.back().col);
         r.type = type;
         const std::size_t first = i;
         const std::size_t nargs = tk.size() - first;
