@@ -116,6 +116,18 @@ TEST_CASE("builder compresses names and the parser reads them back", "[unit]") {
     CHECK(owned.rdata == wire_name("ns1.example.com"));
 }
 
+TEST_CASE("builder never points into a name it is still writing", "[unit]") {
+    // Found by fuzz_dns_zone: repeated labels used to match the half-written name itself.
+    dns::message_builder b(1, dns::flag::qr);
+    b.add(dns::section::answer, rec("a.a.a.a", dns::rr::txt, {1, 'x'}));
+    b.add(dns::section::answer, rec("b.a.a.a.a", dns::rr::txt, {1, 'y'}));
+    auto w = std::move(b).build().value();
+    auto m = dns::message_view::parse(dns::bytes_view(w.data(), w.size())).value();
+    std::vector<std::string> owners;
+    for (const auto& r : m.answers()) owners.push_back(r.owner.to_string());
+    CHECK(owners == std::vector<std::string>{"a.a.a.a.", "b.a.a.a.a."});
+}
+
 TEST_CASE("query builder: EDNS0 size clamped, DO bit, RD", "[unit]") {
     dns::query_options o;
     o.id = 7;

@@ -329,7 +329,9 @@ inline std::string list_issuers(const std::vector<std::string>& v) {
         return v;
     }
     v.permitted = false;
-    const std::string add_hint = " To allow it, add `" + where + ". CAA 0 " + use_name + " \"" + ca + "\"`.";
+    // Records cannot sit beside a CNAME: for an alias, the hint names the alias's target.
+    const std::string add_hint = " To allow it, add `" + v.trail.back().final_name().to_display() + ". CAA 0 " + use_name +
+                                 " \"" + ca + "\"`.";
     if (account_bad) {
         v.why = reason::account_mismatch;
         v.deciding = *account_bad;

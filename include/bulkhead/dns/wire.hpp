@@ -963,18 +963,26 @@ private:
         std::string w;
         n.append_wire(w);
         const auto* p = reinterpret_cast<const std::uint8_t*>(w.data());
+        // Label starts of this name become targets only once the name is complete: a
+        // half-written name must not be matched (it has no terminator yet).
+        const std::size_t known = targets_.size();
+        std::size_t fresh[128];
+        std::size_t nfresh = 0;
+        auto publish = [&] { targets_.insert(targets_.end(), fresh, fresh + nfresh); };
         while (*p != 0) {
-            for (std::size_t cand : targets_) {
-                if (same_suffix(cand, p)) {
-                    put16(static_cast<std::uint16_t>(0xC000u | cand));
+            for (std::size_t i = 0; i < known; ++i) {
+                if (same_suffix(targets_[i], p)) {
+                    put16(static_cast<std::uint16_t>(0xC000u | targets_[i]));
+                    publish();
                     return;
                 }
             }
-            if (buf_.size() < 0x4000) targets_.push_back(buf_.size());
+            if (buf_.size() < 0x4000 && nfresh < 128) fresh[nfresh++] = buf_.size();
             buf_.insert(buf_.end(), p, p + *p + 1);
             p += *p + 1;
         }
         buf_.push_back(0);
+        publish();
     }
     bool put_rdata_compressed(std::uint16_t type, bytes_view rd) {
         // rd holds uncompressed names (owned record); validate them as such.
