@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -194,6 +195,10 @@ acct       CAA 0 issue "letsencrypt.org; accounturi=https://acme-v02.api.letsenc
 meth       CAA 0 issue "letsencrypt.org; validationmethods=dns-01"
 alias      CNAME ca.target.bhtest.
 alias2     CNAME nocaa.target.bhtest.
+big        TXT "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big        TXT "1123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big        TXT "2123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big        TXT "3123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 )");
     write(tmp / "target.bhtest.zone", "$ORIGIN target.bhtest.\n$TTL 60\n" + soa +
                                           "ca CAA 0 issue \"sectigo.com\"\nnocaa A 192.0.2.20\n");
@@ -349,6 +354,46 @@ alias2     CNAME nocaa.target.bhtest.
         const auto& ede = v[2].find("trail")->items()[0].find("ede")->items();
         REQUIRE_FALSE(ede.empty());
         CHECK(ede[0].find("code")->as_double() == 7);
+    }
+
+    SECTION("resolver: TCP after truncation, failover, concurrent fd-based queries") {
+        // Without EDNS the 4 x 160-byte TXT RRset does not fit 512 bytes: NSD sets TC.
+        dns::resolver_options o;
+        o.servers = {nsd_server};
+        o.recursion_desired = false;
+        o.edns_udp_size = 0;
+        auto big = dns::resolve(dns::name::parse("big.example.bhtest").value(), dns::rr::txt, o).value();
+        CHECK(big.via_tcp);
+        CHECK(big.message().hdr().ancount == 4);
+        // A server where nothing listens, then Unbound: the answer comes from Unbound.
+        o = {};
+        o.servers = {dns::server::parse(dead_addr + ":" + std::to_string(port + 1)).value(), ub_server};
+        o.timeout = std::chrono::milliseconds(1000);
+        auto fo = dns::resolve(dns::name::parse("example.bhtest").value(), dns::rr::caa, o).value();
+        CHECK(fo.from.to_string() == unbound_server);
+        CHECK(fo.rcode == dns::rcode::noerror);
+        // Two queries driven by one poll loop.
+        o.servers = {ub_server};
+        o.timeout = std::chrono::milliseconds(4000);
+        auto q1 = dns::query::start(dns::name::parse("example.bhtest").value(), dns::rr::caa, o).value();
+        auto q2 = dns::query::start(dns::name::parse("www.expired.bhtest").value(), dns::rr::caa, o).value();
+        for (int spins = 0; spins < 1000 && !(q1.done() && q2.done()); ++spins) {
+            std::vector<pollfd> fds;
+            for (auto* q : {&q1, &q2})
+                if (!q->done()) fds.push_back(pollfd{q->fd(), q->events(), 0});
+            ::poll(fds.data(), fds.size(), 100);
+            q1.advance();
+            q2.advance();
+        }
+        REQUIRE(q1.done());
+        REQUIRE(q2.done());
+        auto a1 = q1.take().value();
+        auto a2 = q2.take().value();
+        CHECK(a1.rcode == dns::rcode::noerror);
+        CHECK(a1.message().hdr().ancount == 2);
+        CHECK(a2.rcode == dns::rcode::servfail);
+        REQUIRE_FALSE(a2.ede.empty());
+        CHECK(a2.ede[0].info_code == 7);
     }
 
     SECTION("text output, exit codes, usage errors") {
