@@ -390,19 +390,30 @@ struct fake_server {
     std::uint16_t port = 0;
     std::thread th;
     std::atomic<int> tcp_queries{0};
-    fake_server() {
-        udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        socklen_t l = sizeof a;
-        ::getsockname(udp, reinterpret_cast<sockaddr*>(&a), &l);
-        port = ntohs(a.sin_port);
-        tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    explicit fake_server(int family = AF_INET) {
+        sockaddr_storage ss{};
+        socklen_t len = 0;
+        if (family == AF_INET) {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            len = sizeof(sockaddr_in);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_loopback;
+            len = sizeof(sockaddr_in6);
+        }
+        udp = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        REQUIRE(::bind(udp, reinterpret_cast<sockaddr*>(&ss), len) == 0);
+        socklen_t l = len;
+        ::getsockname(udp, reinterpret_cast<sockaddr*>(&ss), &l);
+        port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+        tcp = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
         ::setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        REQUIRE(::bind(tcp, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::bind(tcp, reinterpret_cast<sockaddr*>(&ss), len) == 0);
         REQUIRE(::listen(tcp, 4) == 0);
         th = std::thread([this] { run(); });
     }
@@ -422,7 +433,7 @@ struct fake_server {
     }
     void run() {
         std::uint8_t buf[2048];
-        sockaddr_in from{};
+        sockaddr_storage from{};
         socklen_t fl = sizeof from;
         const ssize_t n = ::recvfrom(udp, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
         if (n <= 0) return;
@@ -451,19 +462,22 @@ struct fake_server {
 };
 } // namespace
 
-TEST_CASE("resolver: ignores mismatched answers, falls back to TCP on TC", "[unit]") {
-    fake_server fs;
-    dns::resolver_options o;
-    o.servers.push_back(dns::server::parse("127.0.0.1:" + std::to_string(fs.port)).value());
-    o.timeout = std::chrono::milliseconds(3000);
-    o.attempts = 1;
-    auto r = dns::resolve(N("example.test"), dns::rr::caa, o).value();
-    CHECK(r.via_tcp);
-    CHECK(fs.tcp_queries == 1);
-    CHECK(r.rcode == 0);
-    auto m = r.message();
-    REQUIRE(m.hdr().ancount == 1);
-    CHECK(dns::as_caa(*m.answers().begin()).value().value == "tcp.example");
+TEST_CASE("resolver: ignores mismatched answers, falls back to TCP on TC (IPv4 and IPv6)", "[unit]") {
+    for (const int family : {AF_INET, AF_INET6}) {
+        fake_server fs(family);
+        dns::resolver_options o;
+        const std::string host = family == AF_INET ? "127.0.0.1" : "[::1]";
+        o.servers.push_back(dns::server::parse(host + ":" + std::to_string(fs.port)).value());
+        o.timeout = std::chrono::milliseconds(3000);
+        o.attempts = 1;
+        auto r = dns::resolve(N("example.test"), dns::rr::caa, o).value();
+        CHECK(r.via_tcp);
+        CHECK(fs.tcp_queries == 1);
+        CHECK(r.rcode == 0);
+        auto m = r.message();
+        REQUIRE(m.hdr().ancount == 1);
+        CHECK(dns::as_caa(*m.answers().begin()).value().value == "tcp.example");
+    }
 }
 
 TEST_CASE("resolver: a dead server times out with an error naming the query", "[unit]") {
