@@ -172,6 +172,19 @@ TEST_CASE("verdicts: relevant set, climbing, aliases, wildcards, RFC 8657", "[un
     CHECK(v.relevant_name->to_display() == "example");
     CHECK(v.trail[0].aliases.size() == 1);
 
+    // Wildcard owners in a zone file answer for names that do not exist (RFC 4592).
+    const char* wz = "$ORIGIN w.example.\n*.w.example. CAA 0 issue \"sectigo.com\"\nreal A 192.0.2.1\n"
+                     "*.real A 192.0.2.2\n@ CAA 0 issue \"letsencrypt.org\"\n";
+    v = judge(wz, "foo.w.example");
+    CHECK(v.why == caa::reason::not_authorized);
+    CHECK(v.relevant_name->to_display() == "foo.w.example");
+    v = judge(wz, "real.w.example"); // exists: the wildcard does not apply
+    CHECK(v.permitted);
+    CHECK(v.relevant_name->to_display() == "w.example");
+    v = judge(wz, "x.real.w.example"); // *.real has no CAA; real has none; w.example does
+    CHECK(v.permitted);
+    CHECK(v.trail.size() == 3);
+
     // No CAA anywhere: the climb stops before the root.
     v = judge("nothing.test. A 192.0.2.1\n", "www.nothing.test");
     CHECK(v.permitted);

@@ -195,6 +195,7 @@ acct       CAA 0 issue "letsencrypt.org; accounturi=https://acme-v02.api.letsenc
 meth       CAA 0 issue "letsencrypt.org; validationmethods=dns-01"
 alias      CNAME ca.target.bhtest.
 alias2     CNAME nocaa.target.bhtest.
+*.wc       CAA 0 issue "sectigo.com"
 big        TXT "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 big        TXT "1123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 big        TXT "2123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
@@ -281,11 +282,11 @@ big        TXT "3123456789012345678901234567890123456789012345678901234567890123
                           "www.example.bhtest deep.a.b.example.bhtest other.example.bhtest none.example.bhtest "
                           "crit.example.bhtest upper.example.bhtest '*.wildonly.example.bhtest' wildonly.example.bhtest "
                           "'*.wildover.example.bhtest' wildover.example.bhtest alias.example.bhtest alias2.example.bhtest "
-                          "www.plain.bhtest www.sub.lame.bhtest");
+                          "www.plain.bhtest www.sub.lame.bhtest foo.wc.example.bhtest");
         INFO(r.out);
         CHECK(r.exit_code == 1);
         auto v = json_lines(r.out);
-        REQUIRE(v.size() == 14);
+        REQUIRE(v.size() == 15);
         auto expect = [&](std::size_t i, bool permitted, const char* reason, const char* relevant) {
             INFO("case " << str(v[i], "domain") << ": " << str(v[i], "explanation"));
             CHECK(v[i].find("permitted")->as_bool() == permitted);
@@ -320,6 +321,8 @@ big        TXT "3123456789012345678901234567890123456789012345678901234567890123
         // A lame parent above the relevant set does not matter: it is never asked.
         expect(13, true, "authorized", "sub.lame.bhtest");
         CHECK(v[13].find("trail")->items().size() == 2);
+        // A DNS wildcard owner answers for foo.wc (synthesized by the servers).
+        expect(14, false, "not_authorized", "foo.wc.example.bhtest");
     }
 
     SECTION("RFC 8657 accounturi and validationmethods") {

@@ -86,32 +86,51 @@ using lookup_fn = std::function<lookup(const dns::name&)>;
 }
 
 /// A lookup function over records held in memory (a zone file read with dns::parse_zone):
-/// CNAMEs are followed, a name with no records at all is NXDOMAIN.
+/// CNAMEs are followed, wildcard owners (`*.example.com`) answer for names that do not exist
+/// below their parent (RFC 4592, closest encloser), and a name with no records at all is
+/// NXDOMAIN.
 [[nodiscard]] inline lookup_fn zone_lookup(std::vector<dns::record> records) {
     return [recs = std::move(records)](const dns::name& n) {
+        auto exists = [&](const dns::name& x) {
+            for (const auto& r : recs)
+                if (r.owner.is_subdomain_of(x)) return true; // empty non-terminals exist too
+            return false;
+        };
+        // The owner whose records answer for `x`: x itself, or the wildcard at its closest encloser.
+        auto source = [&](const dns::name& x) -> std::optional<dns::name> {
+            if (exists(x)) return x;
+            for (dns::name e = x.parent();; e = e.parent()) {
+                if (exists(e)) {
+                    auto w = e.child("*");
+                    if (w && exists(*w)) return *w;
+                    return std::nullopt;
+                }
+                if (e.is_root()) return std::nullopt;
+            }
+        };
         lookup l;
         l.qname = n;
         dns::name cur = n;
-        for (int hop = 0; hop < 16; ++hop) {
+        std::optional<dns::name> src = source(cur);
+        for (int hop = 0; hop < 16 && src; ++hop) {
             const dns::record* cn = nullptr;
             for (const auto& r : recs)
-                if (r.type == dns::rr::cname && r.owner == cur) cn = &r;
+                if (r.type == dns::rr::cname && r.owner == *src) cn = &r;
             if (!cn) break;
             auto t = dns::name_view::at(dns::bytes_view(cn->rdata.data(), cn->rdata.size()), 0, false);
             if (!t) break;
             cur = dns::name(*t);
             l.aliases.push_back(cur);
+            src = source(cur);
         }
-        bool exists = false;
-        for (const auto& r : recs) {
-            if (!r.owner.is_subdomain_of(cur)) continue;
-            exists = true; // an empty non-terminal exists too
-            if (r.type == dns::rr::caa && r.owner == cur) {
+        if (src) {
+            for (const auto& r : recs) {
+                if (r.type != dns::rr::caa || !(r.owner == *src)) continue;
                 if (auto p = parse_property(dns::bytes_view(r.rdata.data(), r.rdata.size()))) l.records.push_back(std::move(*p));
                 else l.records.push_back(property{0xFF, "", ""});
             }
         }
-        l.rcode = exists ? dns::rcode::noerror : dns::rcode::nxdomain;
+        l.rcode = src ? dns::rcode::noerror : dns::rcode::nxdomain;
         return l;
     };
 }
