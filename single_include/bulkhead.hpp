@@ -6,6 +6,24 @@
 /// \file bulkhead.hpp
 /// The umbrella header: includes every public header of the library and nothing else.
 
+// ---- begin bulkhead/caa.hpp ----
+/// \file caa.hpp
+/// CAA (RFC 8659, RFC 8657): properties, the Relevant RRset search and the issuance verdict
+/// for one CA, with the trail of lookups and a plain-words explanation.
+
+// ---- begin bulkhead/caa/check.hpp ----
+/// \file caa/check.hpp
+/// The RFC 8659 section 3 search for the Relevant RRset (climb from the name toward the TLD,
+/// never querying the root; aliases followed by the lookup; the wildcard label removed) and
+/// the issuance verdict for one CA (RFC 8659 section 4, RFC 8657 parameters), with the trail
+/// of every lookup and an explanation in plain words.
+
+// ---- begin bulkhead/caa/property.hpp ----
+/// \file caa/property.hpp
+/// CAA properties (RFC 8659 section 4): flags with the critical bit, tags, the issue /
+/// issuewild value grammar with parameters, and the RFC 8657 parameters `accounturi` and
+/// `validationmethods`.
+
 // ---- begin bulkhead/config.hpp ----
 /// \file config.hpp
 /// Library-wide configuration: version macros, the versioned inline namespace and feature
@@ -51,6 +69,157 @@
 #define BULKHEAD_CONCAT_IMPL(a, b) a##b
 #define BULKHEAD_CONCAT(a, b) BULKHEAD_CONCAT_IMPL(a, b)
 // ---- end bulkhead/config.hpp ----
+// ---- begin bulkhead/dns/wire.hpp ----
+/// \file dns/wire.hpp
+/// DNS wire format (RFC 1035, 3597, 6891, 8914): a zero-allocation view of a message whose
+/// names, records and RDATA are validated once by `message_view::parse` and then read lazily,
+/// owned names and records, and a message builder that compresses names.
+
+// ---- begin bulkhead/dns/rr_table.hpp ----
+/// \file dns/rr_table.hpp
+/// Resource record types and classes the library names (IANA "DNS Parameters" registry).
+
+
+#include <cstdint>
+#include <string_view>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace dns {
+
+/// RR type codes used by name in the library (others stay numeric: RFC 3597 `TYPEnnn`).
+namespace rr {
+inline constexpr std::uint16_t a = 1;
+inline constexpr std::uint16_t ns = 2;
+inline constexpr std::uint16_t cname = 5;
+inline constexpr std::uint16_t soa = 6;
+inline constexpr std::uint16_t ptr = 12;
+inline constexpr std::uint16_t mx = 15;
+inline constexpr std::uint16_t txt = 16;
+inline constexpr std::uint16_t aaaa = 28;
+inline constexpr std::uint16_t opt = 41;
+inline constexpr std::uint16_t ds = 43;
+inline constexpr std::uint16_t rrsig = 46;
+inline constexpr std::uint16_t nsec = 47;
+inline constexpr std::uint16_t dnskey = 48;
+inline constexpr std::uint16_t nsec3 = 50;
+inline constexpr std::uint16_t any = 255;
+inline constexpr std::uint16_t caa = 257;
+} // namespace rr
+
+inline constexpr std::uint16_t class_in = 1;
+
+namespace detail {
+struct rr_name {
+    std::uint16_t code;
+    std::string_view name;
+    /// RFC 3597 section 4: only the RFC 1035 types may carry compressed names in RDATA.
+    bool compressible_rdata;
+};
+
+inline constexpr rr_name rr_table[] = {
+    {1, "A", false},         {2, "NS", true},       {5, "CNAME", true},
+    {6, "SOA", true},        {12, "PTR", true},     {15, "MX", true},
+    {16, "TXT", false},      {28, "AAAA", false},   {41, "OPT", false},
+    {43, "DS", false},       {46, "RRSIG", false},  {47, "NSEC", false},
+    {48, "DNSKEY", false},   {50, "NSEC3", false},  {255, "ANY", false},
+    {257, "CAA", false},
+};
+} // namespace detail
+
+/// The mnemonic of `type`, or an empty view when the table does not name it.
+[[nodiscard]] constexpr std::string_view type_name(std::uint16_t type) noexcept {
+    for (const auto& e : detail::rr_table)
+        if (e.code == type) return e.name;
+    return {};
+}
+
+/// The type code for a mnemonic (case-insensitive), 0 when unknown.
+[[nodiscard]] constexpr std::uint16_t type_from_name(std::string_view s) noexcept {
+    for (const auto& e : detail::rr_table) {
+        if (e.name.size() != s.size()) continue;
+        bool eq = true;
+        for (std::size_t i = 0; i < s.size() && eq; ++i) {
+            char c = s[i];
+            if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+            eq = c == e.name[i];
+        }
+        if (eq) return e.code;
+    }
+    return 0;
+}
+
+/// Whether names inside RDATA of `type` may be compressed (RFC 3597 section 4).
+[[nodiscard]] constexpr bool rdata_names_compressible(std::uint16_t type) noexcept {
+    for (const auto& e : detail::rr_table)
+        if (e.code == type) return e.compressible_rdata;
+    return false;
+}
+
+/// Response codes (RFC 1035, 6891 extended).
+namespace rcode {
+inline constexpr std::uint16_t noerror = 0;
+inline constexpr std::uint16_t formerr = 1;
+inline constexpr std::uint16_t servfail = 2;
+inline constexpr std::uint16_t nxdomain = 3;
+inline constexpr std::uint16_t notimp = 4;
+inline constexpr std::uint16_t refused = 5;
+inline constexpr std::uint16_t badvers = 16;
+} // namespace rcode
+
+/// The mnemonic of an rcode ("SERVFAIL"), or "RCODEn" style empty view when unknown.
+[[nodiscard]] constexpr std::string_view rcode_name(std::uint16_t rc) noexcept {
+    switch (rc) {
+    case 0: return "NOERROR";
+    case 1: return "FORMERR";
+    case 2: return "SERVFAIL";
+    case 3: return "NXDOMAIN";
+    case 4: return "NOTIMP";
+    case 5: return "REFUSED";
+    case 6: return "YXDOMAIN";
+    case 7: return "YXRRSET";
+    case 8: return "NXRRSET";
+    case 9: return "NOTAUTH";
+    case 10: return "NOTZONE";
+    case 16: return "BADVERS";
+    default: return {};
+    }
+}
+
+/// Extended DNS Error info-code names (RFC 8914 section 4).
+[[nodiscard]] constexpr std::string_view ede_name(std::uint16_t code) noexcept {
+    switch (code) {
+    case 0: return "Other Error";
+    case 1: return "Unsupported DNSKEY Algorithm";
+    case 2: return "Unsupported DS Digest Type";
+    case 3: return "Stale Answer";
+    case 4: return "Forged Answer";
+    case 5: return "DNSSEC Indeterminate";
+    case 6: return "DNSSEC Bogus";
+    case 7: return "Signature Expired";
+    case 8: return "Signature Not Yet Valid";
+    case 9: return "DNSKEY Missing";
+    case 10: return "RRSIGs Missing";
+    case 11: return "No Zone Key Bit Set";
+    case 12: return "NSEC Missing";
+    case 13: return "Cached Error";
+    case 14: return "Not Ready";
+    case 15: return "Blocked";
+    case 16: return "Censored";
+    case 17: return "Filtered";
+    case 18: return "Prohibited";
+    case 19: return "Stale NXDOMAIN Answer";
+    case 20: return "Not Authoritative";
+    case 21: return "Not Supported";
+    case 22: return "No Reachable Authority";
+    case 23: return "Network Error";
+    case 24: return "Invalid Data";
+    default: return {};
+    }
+}
+
+} // namespace dns
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/dns/rr_table.hpp ----
 // ---- begin bulkhead/error.hpp ----
 /// \file error.hpp
 /// The error model: `error` (an error_code, the static name of the failed operation and an
@@ -459,6 +628,1352 @@ BULKHEAD_NAMESPACE_END
     if (!tmp) return std::move(tmp).error();                                                   \
     lhs = std::move(*tmp)
 // ---- end bulkhead/error.hpp ----
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace dns {
+
+using bytes_view = std::span<const std::uint8_t>;
+
+inline constexpr std::size_t max_name_length = 255; ///< wire octets, root label included
+inline constexpr std::size_t max_label_length = 63;
+
+namespace detail {
+[[nodiscard]] constexpr std::uint8_t lower(std::uint8_t c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
+}
+[[nodiscard]] inline std::uint16_t rd16(const std::uint8_t* p) noexcept {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+[[nodiscard]] inline std::uint32_t rd32(const std::uint8_t* p) noexcept {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
+}
+
+/// The outcome of a name check without building an `error` (kept cheap for the hot path).
+struct name_check {
+    const char* op = nullptr; ///< null on success
+    errc code = errc::ok;
+    std::size_t offset = 0;
+    [[nodiscard]] explicit operator bool() const noexcept { return op == nullptr; }
+    [[nodiscard]] error to_error() const noexcept { return error(code, op).at_offset(offset); }
+};
+
+/// Validates the name at `off` of `msg`. Pointers must aim strictly before the start of the
+/// run of labels that contains them, so every jump goes backwards and loops cannot exist.
+/// On success `end` is the offset just past the name's in-place bytes and `wire_len` its
+/// uncompressed length.
+/// Offsets already proven to start a valid (suffix of a) name, with that suffix's length, so
+/// that names compressed to the same suffix are not walked again while parsing one message.
+struct name_cache {
+    static constexpr std::size_t capacity = 16;
+    std::uint16_t offset[capacity];
+    std::uint16_t length[capacity];
+    std::size_t n = 0;
+    [[nodiscard]] std::size_t find(std::size_t off) const noexcept {
+        for (std::size_t i = 0; i < n; ++i)
+            if (offset[i] == off) return length[i];
+        return 0;
+    }
+    void add(std::size_t off, std::size_t len) noexcept {
+        if (n < capacity && off <= 0xFFFF) {
+            offset[n] = static_cast<std::uint16_t>(off);
+            length[n] = static_cast<std::uint16_t>(len);
+            ++n;
+        }
+    }
+};
+
+inline name_check check_name_fast(bytes_view msg, std::size_t off, bool allow_pointers, std::size_t& end,
+                                  std::size_t& wire_len, name_cache* cache = nullptr) noexcept {
+    const std::uint8_t* d = msg.data();
+    const std::size_t size = msg.size();
+    std::size_t pos = off, run_start = off, total = 0;
+    // The first label start (and its running total) of this name, to remember on success.
+    const std::size_t first = off;
+    end = 0;
+    for (;;) {
+        if (BULKHEAD_UNLIKELY(pos >= size)) return {"dns: name runs past the end", errc::truncated, pos};
+        const std::uint8_t len = d[pos];
+        if (len >= 0xC0) {
+            if (!allow_pointers) return {"dns: compression pointer where none is allowed", errc::parse_error, pos};
+            if (pos + 1 >= size) return {"dns: name pointer truncated", errc::truncated, pos};
+            const std::size_t target = (std::size_t{len & 0x3Fu} << 8) | d[pos + 1];
+            if (end == 0) end = pos + 2;
+            if (target >= size) return {"dns: name pointer out of bounds", errc::parse_error, pos};
+            if (target >= run_start) return {"dns: name pointer loop or forward pointer", errc::parse_error, pos};
+            if (cache) {
+                if (const std::size_t known = cache->find(target)) {
+                    total += known;
+                    if (total > max_name_length) return {"dns: name longer than 255 octets", errc::too_large, pos};
+                    wire_len = total;
+                    if (d[first] < 0xC0) cache->add(first, total);
+                    return {};
+                }
+            }
+            pos = run_start = target;
+            continue;
+        }
+        if (BULKHEAD_UNLIKELY(len & 0xC0)) return {"dns: label length over 63 (reserved label type)", errc::parse_error, pos};
+        total += std::size_t{len} + 1;
+        if (BULKHEAD_UNLIKELY(total > max_name_length)) return {"dns: name longer than 255 octets", errc::too_large, pos};
+        if (len == 0) {
+            if (end == 0) end = pos + 1;
+            wire_len = total;
+            if (cache && d[first] < 0xC0) cache->add(first, total);
+            return {};
+        }
+        if (BULKHEAD_UNLIKELY(pos + 1 + len > size)) return {"dns: label runs past the end", errc::truncated, pos};
+        pos += std::size_t{len} + 1;
+    }
+}
+
+/// `check_name_fast` with a `result` for callers that propagate errors.
+inline result<void> check_name(bytes_view msg, std::size_t off, bool allow_pointers, std::size_t& end,
+                               std::size_t& wire_len) noexcept {
+    const auto c = check_name_fast(msg, off, allow_pointers, end, wire_len);
+    if (!c) return c.to_error();
+    return {};
+}
+
+/// Appends the presentation form of one label (RFC 1035 section 5.1 escapes).
+inline void append_label_text(std::string& out, const std::uint8_t* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t c = p[i];
+        if (c == '.' || c == '\\' || c == '"' || c == ';' || c == '(' || c == ')' || c == '@' ||
+            c == '$' || c == ' ') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c > 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            out += '\\';
+            out += static_cast<char>('0' + c / 100);
+            out += static_cast<char>('0' + (c / 10) % 10);
+            out += static_cast<char>('0' + c % 10);
+        }
+    }
+}
+} // namespace detail
+
+class name;
+
+/// A validated name inside a message buffer (possibly compressed). Cheap to copy; the buffer
+/// must outlive it. Comparison and printing walk the labels on demand.
+class name_view {
+public:
+    constexpr name_view() noexcept = default;
+    /// Only for names already validated by `detail::check_name` over the same buffer.
+    constexpr name_view(bytes_view msg, std::size_t off, std::size_t wire_len) noexcept
+        : msg_(msg), off_(off), len_(wire_len) {}
+
+    /// Validates and returns the name at `off` of `msg`.
+    [[nodiscard]] static result<name_view> at(bytes_view msg, std::size_t off,
+                                              bool allow_pointers = true) noexcept {
+        std::size_t end = 0, len = 0;
+        BULKHEAD_TRY(detail::check_name(msg, off, allow_pointers, end, len));
+        return name_view(msg, off, len);
+    }
+
+    /// Uncompressed length in octets (computed on first use when the view was made lazily).
+    [[nodiscard]] std::size_t wire_length() const noexcept {
+        if (len_ == 0 && !msg_.empty()) {
+            std::size_t p = off_, n = 0;
+            for (;;) {
+                const std::uint8_t l = msg_[p];
+                if (l >= 0xC0) {
+                    p = (std::size_t{l & 0x3Fu} << 8) | msg_[p + 1];
+                    continue;
+                }
+                n += std::size_t{l} + 1;
+                if (l == 0) break;
+                p += std::size_t{l} + 1;
+            }
+            len_ = n;
+        }
+        return len_;
+    }
+    [[nodiscard]] constexpr std::size_t offset() const noexcept { return off_; }
+    [[nodiscard]] bool is_root() const noexcept { return wire_length() == 1; }
+
+    /// Calls fn(const uint8_t* label, size_t length) for each label, leftmost first.
+    template <class F>
+    void for_each_label(F&& fn) const {
+        if (msg_.empty()) return;
+        std::size_t p = off_;
+        for (;;) {
+            const std::uint8_t l = msg_[p];
+            if (l >= 0xC0) {
+                p = (std::size_t{l & 0x3Fu} << 8) | msg_[p + 1];
+                continue;
+            }
+            if (l == 0) return;
+            fn(msg_.data() + p + 1, std::size_t{l});
+            p += std::size_t{l} + 1;
+        }
+    }
+    [[nodiscard]] std::size_t label_count() const {
+        std::size_t n = 0;
+        for_each_label([&](const std::uint8_t*, std::size_t) { ++n; });
+        return n;
+    }
+
+    /// Appends the uncompressed wire form to `out`.
+    void append_wire(std::string& out) const {
+        for_each_label([&](const std::uint8_t* p, std::size_t n) {
+            out += static_cast<char>(n);
+            out.append(reinterpret_cast<const char*>(p), n);
+        });
+        out += '\0';
+    }
+
+    /// Presentation form, absolute with the trailing dot ("example.com.", root ".").
+    [[nodiscard]] std::string to_string() const {
+        std::string s;
+        for_each_label([&](const std::uint8_t* p, std::size_t n) {
+            detail::append_label_text(s, p, n);
+            s += '.';
+        });
+        if (s.empty()) s = ".";
+        return s;
+    }
+
+    /// Case-insensitive equality of two names (ASCII case folding, RFC 4343).
+    [[nodiscard]] bool equals(const name_view& o) const noexcept {
+        if (len_ && o.len_ && len_ != o.len_) return false;
+        std::size_t a = off_, b = o.off_;
+        for (;;) {
+            a = o_follow(msg_, a);
+            b = o_follow(o.msg_, b);
+            const std::uint8_t la = msg_[a], lb = o.msg_[b];
+            if (la != lb) return false;
+            if (la == 0) return true;
+            for (std::size_t i = 1; i <= la; ++i)
+                if (detail::lower(msg_[a + i]) != detail::lower(o.msg_[b + i])) return false;
+            a += std::size_t{la} + 1;
+            b += std::size_t{lb} + 1;
+        }
+    }
+    [[nodiscard]] bool equals(const name& n) const noexcept;
+
+private:
+    static std::size_t o_follow(bytes_view m, std::size_t p) noexcept {
+        while (m[p] >= 0xC0) p = (std::size_t{m[p] & 0x3Fu} << 8) | m[p + 1];
+        return p;
+    }
+    bytes_view msg_{};
+    std::size_t off_ = 0;
+    mutable std::size_t len_ = 0; ///< 0: not computed yet
+};
+
+/// An owned, uncompressed domain name (wire form, case preserved).
+class name {
+public:
+    /// The root name.
+    name() : wire_(1, '\0') {}
+    explicit name(const name_view& v) { v.append_wire(wire_); }
+
+    /// Parses presentation text ("www.example.com", "sub", "@", "\\046" escapes). Relative
+    /// names (no trailing dot) get `origin` appended; `@` is the origin itself.
+    [[nodiscard]] static result<name> from_text(std::string_view s, const name& origin) {
+        name n;
+        n.wire_.clear();
+        if (s == "@") return origin;
+        if (s.empty()) return error(errc::parse_error, "dns: empty name");
+        if (s == ".") return name();
+        std::string label;
+        bool absolute = false;
+        for (std::size_t i = 0; i <= s.size(); ++i) {
+            if (i == s.size() || s[i] == '.') {
+                if (label.empty()) return error(errc::parse_error, "dns: empty label in name").value(s);
+                if (label.size() > max_label_length)
+                    return error(errc::too_large, "dns: label longer than 63 octets").value(s);
+                n.wire_ += static_cast<char>(label.size());
+                n.wire_ += label;
+                label.clear();
+                if (i + 1 == s.size()) {
+                    absolute = true;
+                    break;
+                }
+                continue;
+            }
+            char c = s[i];
+            if (c == '\\') {
+                if (i + 1 >= s.size()) return error(errc::parse_error, "dns: name ends in a backslash").value(s);
+                if (s[i + 1] >= '0' && s[i + 1] <= '9') {
+                    if (i + 3 >= s.size() || !(s[i + 2] >= '0' && s[i + 2] <= '9') ||
+                        !(s[i + 3] >= '0' && s[i + 3] <= '9'))
+                        return error(errc::parse_error, "dns: bad \\DDD escape in name").value(s);
+                    const int v = (s[i + 1] - '0') * 100 + (s[i + 2] - '0') * 10 + (s[i + 3] - '0');
+                    if (v > 255) return error(errc::out_of_range, "dns: \\DDD escape over 255").value(s);
+                    c = static_cast<char>(v);
+                    i += 3;
+                } else {
+                    c = s[++i];
+                }
+            }
+            label += c;
+        }
+        if (!absolute) {
+            n.wire_.append(origin.wire_);
+        } else {
+            n.wire_ += '\0';
+        }
+        if (n.wire_.size() > max_name_length)
+            return error(errc::too_large, "dns: name longer than 255 octets").value(s);
+        return n;
+    }
+    /// An absolute name from text; a missing trailing dot is implied.
+    [[nodiscard]] static result<name> parse(std::string_view s) { return from_text(s, name()); }
+
+    [[nodiscard]] const std::string& wire() const noexcept { return wire_; }
+    [[nodiscard]] bytes_view wire_bytes() const noexcept {
+        return {reinterpret_cast<const std::uint8_t*>(wire_.data()), wire_.size()};
+    }
+    [[nodiscard]] name_view view() const noexcept { return name_view(wire_bytes(), 0, wire_.size()); }
+    [[nodiscard]] bool is_root() const noexcept { return wire_.size() == 1; }
+    [[nodiscard]] std::size_t label_count() const noexcept {
+        std::size_t n = 0;
+        for (std::size_t p = 0; static_cast<std::uint8_t>(wire_[p]) != 0; p += static_cast<std::uint8_t>(wire_[p]) + 1u) ++n;
+        return n;
+    }
+    /// The leftmost label (empty for the root).
+    [[nodiscard]] std::string_view first_label() const noexcept {
+        return std::string_view(wire_).substr(1, static_cast<std::uint8_t>(wire_[0]));
+    }
+    /// The name without its leftmost label (the root stays the root).
+    [[nodiscard]] name parent() const {
+        name p;
+        if (is_root()) return p;
+        p.wire_ = wire_.substr(static_cast<std::uint8_t>(wire_[0]) + 1u);
+        return p;
+    }
+    /// `label` prepended (no validation beyond length).
+    [[nodiscard]] result<name> child(std::string_view label) const {
+        if (label.empty() || label.size() > max_label_length || wire_.size() + label.size() + 1 > max_name_length)
+            return error(errc::invalid_argument, "dns: child label").value(label);
+        name c;
+        c.wire_.clear();
+        c.wire_ += static_cast<char>(label.size());
+        c.wire_ += label;
+        c.wire_ += wire_;
+        return c;
+    }
+    /// True when this name equals `o` or lies below it.
+    [[nodiscard]] bool is_subdomain_of(const name& o) const noexcept {
+        if (o.wire_.size() > wire_.size()) return false;
+        std::size_t p = 0;
+        while (wire_.size() - p > o.wire_.size()) p += static_cast<std::uint8_t>(wire_[p]) + 1u;
+        if (wire_.size() - p != o.wire_.size()) return false;
+        return iequal(std::string_view(wire_).substr(p), o.wire_);
+    }
+
+    /// Presentation form with the trailing dot.
+    [[nodiscard]] std::string to_string() const { return view().to_string(); }
+    /// Presentation form without the trailing dot ("." for the root), for people.
+    [[nodiscard]] std::string to_display() const {
+        std::string s = to_string();
+        if (s.size() > 1) s.pop_back();
+        return s;
+    }
+
+    friend bool operator==(const name& a, const name& b) noexcept { return iequal(a.wire_, b.wire_); }
+
+private:
+    static bool iequal(std::string_view a, std::string_view b) noexcept {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (detail::lower(static_cast<std::uint8_t>(a[i])) != detail::lower(static_cast<std::uint8_t>(b[i])))
+                return false;
+        return true;
+    }
+    std::string wire_;
+};
+
+inline bool name_view::equals(const name& n) const noexcept { return equals(n.view()); }
+
+/// Header flag bits (RFC 1035 4.1.1, RFC 4035).
+namespace flag {
+inline constexpr std::uint16_t qr = 0x8000;
+inline constexpr std::uint16_t aa = 0x0400;
+inline constexpr std::uint16_t tc = 0x0200;
+inline constexpr std::uint16_t rd = 0x0100;
+inline constexpr std::uint16_t ra = 0x0080;
+inline constexpr std::uint16_t ad = 0x0020;
+inline constexpr std::uint16_t cd = 0x0010;
+} // namespace flag
+
+struct header {
+    std::uint16_t id = 0;
+    std::uint16_t flags = 0;
+    std::uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
+    [[nodiscard]] bool has(std::uint16_t f) const noexcept { return (flags & f) != 0; }
+    [[nodiscard]] std::uint8_t opcode() const noexcept { return static_cast<std::uint8_t>((flags >> 11) & 15); }
+    [[nodiscard]] std::uint8_t rcode4() const noexcept { return static_cast<std::uint8_t>(flags & 15); }
+};
+
+enum class section : std::uint8_t { answer, authority, additional };
+
+/// One resource record inside a validated message.
+struct record_view {
+    bytes_view msg{};
+    name_view owner{};
+    std::uint16_t type = 0;
+    std::uint16_t cls = 0;
+    std::uint32_t ttl = 0;
+    std::size_t rdata_offset = 0;
+    std::uint16_t rdata_length = 0;
+    [[nodiscard]] bytes_view rdata() const noexcept { return msg.subspan(rdata_offset, rdata_length); }
+};
+
+struct question_view {
+    name_view qname{};
+    std::uint16_t qtype = 0;
+    std::uint16_t qclass = 0;
+};
+
+/// An EDNS option (RFC 6891 6.1.2).
+struct edns_option_view {
+    std::uint16_t code = 0;
+    bytes_view data{};
+};
+
+inline constexpr std::uint16_t edns_option_ede = 15;
+
+/// An Extended DNS Error (RFC 8914): info-code and the optional UTF-8 extra text.
+struct ede_view {
+    std::uint16_t info_code = 0;
+    std::string_view text{};
+};
+
+/// The OPT pseudo-record of a message (RFC 6891 6.1.3). Options were validated at parse time.
+struct edns_view {
+    std::uint16_t udp_size = 0;
+    std::uint8_t extended_rcode = 0; ///< upper 8 bits of the 12-bit rcode
+    std::uint8_t version = 0;
+    bool do_bit = false;
+    std::uint16_t z = 0;
+    bytes_view options{};
+
+    template <class F>
+    void for_each_option(F&& fn) const {
+        std::size_t p = 0;
+        while (p + 4 <= options.size()) {
+            const std::uint16_t code = detail::rd16(options.data() + p);
+            const std::uint16_t len = detail::rd16(options.data() + p + 2);
+            fn(edns_option_view{code, options.subspan(p + 4, len)});
+            p += 4u + len;
+        }
+    }
+    /// Calls fn(ede_view) for each well-formed EDE option (info-code present).
+    template <class F>
+    void for_each_ede(F&& fn) const {
+        for_each_option([&](const edns_option_view& o) {
+            if (o.code != edns_option_ede || o.data.size() < 2) return;
+            std::string_view text(reinterpret_cast<const char*>(o.data.data()) + 2, o.data.size() - 2);
+            // RFC 8914 2: the text SHOULD NOT be NUL-terminated, but some servers do so.
+            while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
+            fn(ede_view{detail::rd16(o.data.data()), text});
+        });
+    }
+    [[nodiscard]] std::optional<ede_view> first_ede() const {
+        std::optional<ede_view> r;
+        for_each_ede([&](const ede_view& e) {
+            if (!r) r = e;
+        });
+        return r;
+    }
+};
+
+namespace detail {
+/// Reads the fixed part of a record at `p` (name already validated up to `name_end`).
+inline record_view read_record(bytes_view msg, std::size_t p) noexcept {
+    // The name was validated; find its end without checks. Its length is computed lazily.
+    const std::uint8_t* d = msg.data();
+    std::size_t q = p;
+    while (d[q] != 0 && d[q] < 0xC0) q += std::size_t{d[q]} + 1;
+    const std::size_t name_end = d[q] == 0 ? q + 1 : q + 2;
+    record_view r;
+    r.msg = msg;
+    r.owner = name_view(msg, p, 0);
+    const std::uint8_t* f = d + name_end;
+    r.type = rd16(f);
+    r.cls = rd16(f + 2);
+    r.ttl = rd32(f + 4);
+    r.rdata_length = rd16(f + 8);
+    r.rdata_offset = name_end + 10;
+    return r;
+}
+} // namespace detail
+
+/// A range over the records of one section.
+class record_range {
+public:
+    class iterator {
+    public:
+        using value_type = record_view;
+        using difference_type = std::ptrdiff_t;
+        iterator() noexcept = default;
+        iterator(bytes_view msg, std::size_t off, std::size_t left) noexcept : msg_(msg), off_(off), left_(left) {
+            if (left_) cur_ = detail::read_record(msg_, off_);
+        }
+        const record_view& operator*() const noexcept { return cur_; }
+        const record_view* operator->() const noexcept { return &cur_; }
+        iterator& operator++() noexcept {
+            off_ = cur_.rdata_offset + cur_.rdata_length;
+            if (--left_) cur_ = detail::read_record(msg_, off_);
+            return *this;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.left_ == b.left_; }
+        friend bool operator!=(const iterator& a, const iterator& b) noexcept { return a.left_ != b.left_; }
+
+    private:
+        bytes_view msg_{};
+        std::size_t off_ = 0;
+        std::size_t left_ = 0;
+        record_view cur_{};
+    };
+    record_range(bytes_view msg, std::size_t off, std::size_t count) noexcept : msg_(msg), off_(off), count_(count) {}
+    [[nodiscard]] iterator begin() const noexcept { return iterator(msg_, off_, count_); }
+    [[nodiscard]] iterator end() const noexcept { return iterator(); }
+    [[nodiscard]] std::size_t size() const noexcept { return count_; }
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+
+private:
+    bytes_view msg_;
+    std::size_t off_;
+    std::size_t count_;
+};
+
+/// A validated DNS message over a caller-owned buffer. `parse` checks every name (pointer
+/// loops, forward and out-of-bounds pointers, labels over 63, names over 255), every record's
+/// bounds and the OPT record; afterwards iteration cannot fail and never allocates.
+class message_view {
+public:
+    message_view() noexcept = default;
+
+    [[nodiscard]] static result<message_view> parse(bytes_view msg) noexcept {
+        message_view m;
+        m.msg_ = msg;
+        if (msg.size() < 12) return error(errc::truncated, "dns: message shorter than its 12-byte header").at_offset(msg.size());
+        const std::uint8_t* h = msg.data();
+        m.hdr_.id = detail::rd16(h);
+        m.hdr_.flags = detail::rd16(h + 2);
+        m.hdr_.qdcount = detail::rd16(h + 4);
+        m.hdr_.ancount = detail::rd16(h + 6);
+        m.hdr_.nscount = detail::rd16(h + 8);
+        m.hdr_.arcount = detail::rd16(h + 10);
+        std::size_t p = 12, end = 0, len = 0;
+        detail::name_cache cache;
+        for (unsigned i = 0; i < m.hdr_.qdcount; ++i) {
+            if (const auto c = detail::check_name_fast(msg, p, true, end, len, &cache); !c) return c.to_error();
+            if (end + 4 > msg.size()) return error(errc::truncated, "dns: question truncated").at_offset(end);
+            p = end + 4;
+        }
+        const unsigned counts[3] = {m.hdr_.ancount, m.hdr_.nscount, m.hdr_.arcount};
+        for (int s = 0; s < 3; ++s) {
+            m.sec_off_[s] = p;
+            for (unsigned i = 0; i < counts[s]; ++i) {
+                const std::size_t rec_start = p;
+                if (const auto c = detail::check_name_fast(msg, p, true, end, len, &cache); !c) return c.to_error();
+                if (end + 10 > msg.size()) return error(errc::truncated, "dns: record header truncated").at_offset(end);
+                const std::uint16_t type = detail::rd16(msg.data() + end);
+                const std::uint16_t rdlen = detail::rd16(msg.data() + end + 8);
+                if (end + 10 + rdlen > msg.size())
+                    return error(errc::truncated, "dns: RDATA runs past the end of the message").at_offset(end + 8);
+                if (type == rr::opt) {
+                    if (s != 2) return error(errc::parse_error, "dns: OPT record outside the additional section").at_offset(rec_start);
+                    if (m.opt_off_) return error(errc::parse_error, "dns: more than one OPT record").at_offset(rec_start);
+                    if (len != 1) return error(errc::parse_error, "dns: OPT owner is not the root").at_offset(rec_start);
+                    std::size_t q = end + 10;
+                    const std::size_t qe = q + rdlen;
+                    while (q < qe) {
+                        if (q + 4 > qe) return error(errc::truncated, "dns: EDNS option header truncated").at_offset(q);
+                        const std::size_t olen = detail::rd16(msg.data() + q + 2);
+                        if (q + 4 + olen > qe) return error(errc::truncated, "dns: EDNS option runs past OPT RDATA").at_offset(q);
+                        q += 4 + olen;
+                    }
+                    m.opt_off_ = rec_start;
+                }
+                p = end + 10 + rdlen;
+            }
+        }
+        m.end_ = p;
+        return m;
+    }
+
+    [[nodiscard]] const header& hdr() const noexcept { return hdr_; }
+    [[nodiscard]] bytes_view bytes() const noexcept { return msg_; }
+    /// Offset just past the last record (trailing bytes, if any, are ignored).
+    [[nodiscard]] std::size_t end_offset() const noexcept { return end_; }
+
+    [[nodiscard]] std::optional<question_view> question() const noexcept {
+        if (hdr_.qdcount == 0) return std::nullopt;
+        std::size_t end = 0, len = 0;
+        (void)detail::check_name_fast(msg_, 12, true, end, len);
+        return question_view{name_view(msg_, 12, len), detail::rd16(msg_.data() + end),
+                             detail::rd16(msg_.data() + end + 2)};
+    }
+    [[nodiscard]] record_range records(section s) const noexcept {
+        const auto i = static_cast<int>(s);
+        const std::size_t n = s == section::answer ? hdr_.ancount : s == section::authority ? hdr_.nscount : hdr_.arcount;
+        return record_range(msg_, sec_off_[i], n);
+    }
+    [[nodiscard]] record_range answers() const noexcept { return records(section::answer); }
+    [[nodiscard]] record_range authority() const noexcept { return records(section::authority); }
+    [[nodiscard]] record_range additional() const noexcept { return records(section::additional); }
+
+    [[nodiscard]] std::optional<edns_view> edns() const noexcept {
+        if (!opt_off_) return std::nullopt;
+        const record_view r = detail::read_record(msg_, opt_off_);
+        edns_view e;
+        e.udp_size = r.cls;
+        e.extended_rcode = static_cast<std::uint8_t>(r.ttl >> 24);
+        e.version = static_cast<std::uint8_t>(r.ttl >> 16);
+        e.do_bit = (r.ttl & 0x8000u) != 0;
+        e.z = static_cast<std::uint16_t>(r.ttl & 0x7FFFu);
+        e.options = r.rdata();
+        return e;
+    }
+    /// The full rcode: 4 header bits plus the OPT extension (RFC 6891 6.1.3).
+    [[nodiscard]] std::uint16_t rcode() const noexcept {
+        std::uint16_t rc = hdr_.rcode4();
+        if (auto e = edns()) rc = static_cast<std::uint16_t>(rc | (e->extended_rcode << 4));
+        return rc;
+    }
+
+private:
+    bytes_view msg_{};
+    header hdr_{};
+    std::size_t sec_off_[3] = {0, 0, 0};
+    std::size_t opt_off_ = 0;
+    std::size_t end_ = 0;
+};
+
+// ---- typed RDATA -------------------------------------------------------------------------
+
+namespace detail {
+inline error rdata_error(const record_view& r, const char* op) noexcept {
+    return error(errc::parse_error, op).at_offset(r.rdata_offset);
+}
+inline result<name_view> rdata_name(const record_view& r, std::size_t off, std::size_t& end) noexcept {
+    // Names in RDATA must stay inside the RDATA, though pointers may aim anywhere earlier.
+    std::size_t len = 0;
+    const bytes_view upto = r.msg.first(r.rdata_offset + r.rdata_length);
+    BULKHEAD_TRY(check_name(upto, off, rdata_names_compressible(r.type), end, len));
+    return name_view(r.msg, off, len);
+}
+} // namespace detail
+
+[[nodiscard]] inline result<std::array<std::uint8_t, 4>> as_a(const record_view& r) noexcept {
+    if (r.rdata_length != 4) return detail::rdata_error(r, "dns: A RDATA is not 4 bytes");
+    std::array<std::uint8_t, 4> a{};
+    std::memcpy(a.data(), r.msg.data() + r.rdata_offset, 4);
+    return a;
+}
+[[nodiscard]] inline result<std::array<std::uint8_t, 16>> as_aaaa(const record_view& r) noexcept {
+    if (r.rdata_length != 16) return detail::rdata_error(r, "dns: AAAA RDATA is not 16 bytes");
+    std::array<std::uint8_t, 16> a{};
+    std::memcpy(a.data(), r.msg.data() + r.rdata_offset, 16);
+    return a;
+}
+/// NS, CNAME, PTR: the single name that fills the RDATA.
+[[nodiscard]] inline result<name_view> as_name(const record_view& r) noexcept {
+    std::size_t end = 0;
+    BULKHEAD_TRY_ASSIGN(name_view n, detail::rdata_name(r, r.rdata_offset, end));
+    if (end != r.rdata_offset + r.rdata_length) return detail::rdata_error(r, "dns: trailing bytes after the RDATA name");
+    return n;
+}
+
+struct mx_view {
+    std::uint16_t preference = 0;
+    name_view exchange{};
+};
+[[nodiscard]] inline result<mx_view> as_mx(const record_view& r) noexcept {
+    if (r.rdata_length < 3) return detail::rdata_error(r, "dns: MX RDATA too short");
+    mx_view m;
+    m.preference = detail::rd16(r.msg.data() + r.rdata_offset);
+    std::size_t end = 0;
+    BULKHEAD_TRY_ASSIGN(m.exchange, detail::rdata_name(r, r.rdata_offset + 2, end));
+    if (end != r.rdata_offset + r.rdata_length) return detail::rdata_error(r, "dns: trailing bytes after MX exchange");
+    return m;
+}
+
+struct soa_view {
+    name_view mname{}, rname{};
+    std::uint32_t serial = 0, refresh = 0, retry = 0, expire = 0, minimum = 0;
+};
+[[nodiscard]] inline result<soa_view> as_soa(const record_view& r) noexcept {
+    soa_view s;
+    std::size_t end = 0;
+    BULKHEAD_TRY_ASSIGN(s.mname, detail::rdata_name(r, r.rdata_offset, end));
+    BULKHEAD_TRY_ASSIGN(s.rname, detail::rdata_name(r, end, end));
+    if (end + 20 != r.rdata_offset + r.rdata_length) return detail::rdata_error(r, "dns: SOA counters are not 20 bytes");
+    const std::uint8_t* p = r.msg.data() + end;
+    s.serial = detail::rd32(p);
+    s.refresh = detail::rd32(p + 4);
+    s.retry = detail::rd32(p + 8);
+    s.expire = detail::rd32(p + 12);
+    s.minimum = detail::rd32(p + 16);
+    return s;
+}
+
+/// Checks TXT RDATA (one or more <character-string>s filling it) and calls fn(string_view)
+/// for each string.
+template <class F>
+[[nodiscard]] result<void> for_each_txt(const record_view& r, F&& fn) {
+    const bytes_view d = r.rdata();
+    if (d.empty()) return detail::rdata_error(r, "dns: TXT RDATA is empty");
+    std::size_t p = 0;
+    while (p < d.size()) {
+        const std::size_t n = d[p];
+        if (p + 1 + n > d.size()) return error(errc::truncated, "dns: TXT string runs past RDATA").at_offset(r.rdata_offset + p);
+        fn(std::string_view(reinterpret_cast<const char*>(d.data()) + p + 1, n));
+        p += 1 + n;
+    }
+    return {};
+}
+
+/// CAA RDATA (RFC 8659 4.1) as it is on the wire: the tag is not judged here (the caa
+/// module decides what an empty or non-alphanumeric tag means), only the structure.
+struct caa_view {
+    std::uint8_t flags = 0;
+    std::string_view tag{};
+    std::string_view value{};
+    [[nodiscard]] bool critical() const noexcept { return (flags & 0x80) != 0; }
+};
+[[nodiscard]] inline result<caa_view> parse_caa_rdata(bytes_view d, std::size_t base_offset = 0) noexcept {
+    if (d.size() < 2) return error(errc::truncated, "dns: CAA RDATA shorter than 2 bytes").at_offset(base_offset);
+    const std::size_t tl = d[1];
+    if (2 + tl > d.size()) return error(errc::truncated, "dns: CAA tag runs past RDATA").at_offset(base_offset + 1);
+    caa_view c;
+    c.flags = d[0];
+    c.tag = std::string_view(reinterpret_cast<const char*>(d.data()) + 2, tl);
+    c.value = std::string_view(reinterpret_cast<const char*>(d.data()) + 2 + tl, d.size() - 2 - tl);
+    return c;
+}
+[[nodiscard]] inline result<caa_view> as_caa(const record_view& r) noexcept {
+    return parse_caa_rdata(r.rdata(), r.rdata_offset);
+}
+
+struct ds_view {
+    std::uint16_t key_tag = 0;
+    std::uint8_t algorithm = 0, digest_type = 0;
+    bytes_view digest{};
+};
+[[nodiscard]] inline result<ds_view> parse_ds_rdata(bytes_view d) noexcept {
+    if (d.size() < 5) return error(errc::truncated, "dns: DS RDATA too short");
+    return ds_view{detail::rd16(d.data()), d[2], d[3], d.subspan(4)};
+}
+struct dnskey_view {
+    std::uint16_t flags = 0;
+    std::uint8_t protocol = 0, algorithm = 0;
+    bytes_view key{};
+};
+[[nodiscard]] inline result<dnskey_view> parse_dnskey_rdata(bytes_view d) noexcept {
+    if (d.size() < 5) return error(errc::truncated, "dns: DNSKEY RDATA too short");
+    return dnskey_view{detail::rd16(d.data()), d[2], d[3], d.subspan(4)};
+}
+struct rrsig_view {
+    std::uint16_t type_covered = 0;
+    std::uint8_t algorithm = 0, labels = 0;
+    std::uint32_t original_ttl = 0, expiration = 0, inception = 0;
+    std::uint16_t key_tag = 0;
+    name_view signer{};
+    bytes_view signature{};
+};
+/// RRSIG RDATA (RFC 4034 3.1); the signer name must not be compressed.
+[[nodiscard]] inline result<rrsig_view> parse_rrsig_rdata(bytes_view d) noexcept {
+    if (d.size() < 19) return error(errc::truncated, "dns: RRSIG RDATA too short");
+    rrsig_view s;
+    s.type_covered = detail::rd16(d.data());
+    s.algorithm = d[2];
+    s.labels = d[3];
+    s.original_ttl = detail::rd32(d.data() + 4);
+    s.expiration = detail::rd32(d.data() + 8);
+    s.inception = detail::rd32(d.data() + 12);
+    s.key_tag = detail::rd16(d.data() + 16);
+    std::size_t end = 0, len = 0;
+    BULKHEAD_TRY(detail::check_name(d, 18, false, end, len));
+    s.signer = name_view(d, 18, len);
+    s.signature = d.subspan(end);
+    return s;
+}
+
+/// Whether the message holds DNSSEC material of each kind (presence only; no validation).
+struct dnssec_presence {
+    bool ds = false, dnskey = false, rrsig = false;
+};
+[[nodiscard]] inline dnssec_presence dnssec_records(const message_view& m) noexcept {
+    dnssec_presence p;
+    for (auto s : {section::answer, section::authority, section::additional})
+        for (const auto& r : m.records(s)) {
+            p.ds |= r.type == rr::ds;
+            p.dnskey |= r.type == rr::dnskey;
+            p.rrsig |= r.type == rr::rrsig;
+        }
+    return p;
+}
+
+// ---- owned records and the builder ---------------------------------------------------------
+
+/// An owned record with uncompressed RDATA.
+struct record {
+    name owner;
+    std::uint16_t type = 0;
+    std::uint16_t cls = class_in;
+    std::uint32_t ttl = 0;
+    std::vector<std::uint8_t> rdata;
+};
+
+/// Copies a record out of its message, expanding compressed names in RDATA of the types
+/// that may hold them (NS, CNAME, PTR, MX, SOA).
+[[nodiscard]] inline result<record> to_record(const record_view& v) {
+    record r;
+    r.owner = name(v.owner);
+    r.type = v.type;
+    r.cls = v.cls;
+    r.ttl = v.ttl;
+    std::string w;
+    switch (v.type) {
+    case rr::ns:
+    case rr::cname:
+    case rr::ptr: {
+        BULKHEAD_TRY_ASSIGN(name_view n, as_name(v));
+        n.append_wire(w);
+        break;
+    }
+    case rr::mx: {
+        BULKHEAD_TRY_ASSIGN(mx_view m, as_mx(v));
+        w += static_cast<char>(m.preference >> 8);
+        w += static_cast<char>(m.preference & 0xFF);
+        m.exchange.append_wire(w);
+        break;
+    }
+    case rr::soa: {
+        BULKHEAD_TRY_ASSIGN(soa_view s, as_soa(v));
+        s.mname.append_wire(w);
+        s.rname.append_wire(w);
+        const std::uint8_t* tail = v.msg.data() + v.rdata_offset + v.rdata_length - 20;
+        w.append(reinterpret_cast<const char*>(tail), 20);
+        break;
+    }
+    default: {
+        const auto d = v.rdata();
+        r.rdata.assign(d.begin(), d.end());
+        return r;
+    }
+    }
+    r.rdata.assign(w.begin(), w.end());
+    return r;
+}
+
+/// Query options for `build_query`.
+struct query_options {
+    std::uint16_t id = 0;
+    bool recursion_desired = true;
+    bool checking_disabled = false;
+    /// EDNS0 UDP payload size, clamped to 1232..4096; 0 sends no OPT record.
+    std::uint16_t edns_udp_size = 1232;
+    bool dnssec_ok = false;
+};
+
+/// Builds messages section by section, compressing owner names and the names in RDATA of
+/// the RFC 1035 types. Keeps the first error and reports it from `build()`.
+class message_builder {
+public:
+    explicit message_builder(std::uint16_t id = 0, std::uint16_t flags = 0) {
+        buf_.resize(12, 0);
+        put16at(0, id);
+        put16at(2, flags);
+    }
+    message_builder& question(const name& qname, std::uint16_t qtype, std::uint16_t qclass = class_in) {
+        if (stage_ > 0) return fail("dns builder: question after records");
+        put_name(qname.view());
+        put16(qtype);
+        put16(qclass);
+        bump(4);
+        return *this;
+    }
+    message_builder& add(section s, const record& r) {
+        const int st = static_cast<int>(s) + 1;
+        if (st < stage_) return fail("dns builder: records out of section order");
+        stage_ = st;
+        put_name(r.owner.view());
+        put16(r.type);
+        put16(r.cls);
+        put16(static_cast<std::uint16_t>(r.ttl >> 16));
+        put16(static_cast<std::uint16_t>(r.ttl & 0xFFFF));
+        const std::size_t len_at = buf_.size();
+        put16(0);
+        const bytes_view rd(r.rdata.data(), r.rdata.size());
+        if (rdata_names_compressible(r.type) && !put_rdata_compressed(r.type, rd)) return *this;
+        if (!rdata_names_compressible(r.type)) buf_.insert(buf_.end(), rd.begin(), rd.end());
+        const std::size_t rdlen = buf_.size() - len_at - 2;
+        if (rdlen > 0xFFFF) return fail("dns builder: RDATA over 65535 bytes");
+        put16at(len_at, static_cast<std::uint16_t>(rdlen));
+        bump(4 + 2 * static_cast<std::size_t>(st));
+        return *this;
+    }
+    /// Appends an OPT record (additional section) with the given options.
+    message_builder& edns(std::uint16_t udp_size, bool dnssec_ok, std::uint8_t ext_rcode = 0,
+                          std::span<const std::pair<std::uint16_t, std::string>> options = {}) {
+        record r;
+        r.type = rr::opt;
+        r.cls = udp_size;
+        r.ttl = (std::uint32_t{ext_rcode} << 24) | (dnssec_ok ? 0x8000u : 0u);
+        std::string opts;
+        for (const auto& o : options) {
+            const char hdr[4] = {static_cast<char>(o.first >> 8), static_cast<char>(o.first & 0xFF),
+                                 static_cast<char>(o.second.size() >> 8), static_cast<char>(o.second.size() & 0xFF)};
+            opts.append(hdr, 4);
+            opts += o.second;
+        }
+        r.rdata.assign(opts.begin(), opts.end());
+        return add(section::additional, r);
+    }
+    [[nodiscard]] result<std::vector<std::uint8_t>> build() && {
+        if (err_) return error(errc::invalid_argument, err_);
+        if (buf_.size() > 0xFFFF) return error(errc::too_large, "dns builder: message over 65535 bytes");
+        return std::move(buf_);
+    }
+
+private:
+    message_builder& fail(const char* why) {
+        if (!err_) err_ = why;
+        return *this;
+    }
+    void bump(std::size_t count_off) {
+        const std::uint16_t v = detail::rd16(buf_.data() + count_off);
+        if (v == 0xFFFF) {
+            fail("dns builder: section count over 65535");
+            return;
+        }
+        put16at(count_off, static_cast<std::uint16_t>(v + 1));
+    }
+    void put16(std::uint16_t v) {
+        buf_.push_back(static_cast<std::uint8_t>(v >> 8));
+        buf_.push_back(static_cast<std::uint8_t>(v & 0xFF));
+    }
+    void put16at(std::size_t at, std::uint16_t v) {
+        buf_[at] = static_cast<std::uint8_t>(v >> 8);
+        buf_[at + 1] = static_cast<std::uint8_t>(v & 0xFF);
+    }
+    // Does the name written at buffer offset `at` equal the uncompressed labels at `w`?
+    bool same_suffix(std::size_t at, const std::uint8_t* w) const {
+        for (;;) {
+            while (buf_[at] >= 0xC0) at = (std::size_t{buf_[at] & 0x3Fu} << 8) | buf_[at + 1];
+            if (buf_[at] != *w) return false;
+            if (*w == 0) return true;
+            for (std::size_t i = 1; i <= *w; ++i)
+                if (detail::lower(buf_[at + i]) != detail::lower(w[i])) return false;
+            at += std::size_t{*w} + 1;
+            w += std::size_t{*w} + 1;
+        }
+    }
+    void put_name(const name_view& n) {
+        std::string w;
+        n.append_wire(w);
+        const auto* p = reinterpret_cast<const std::uint8_t*>(w.data());
+        // Label starts of this name become targets only once the name is complete: a
+        // half-written name must not be matched (it has no terminator yet).
+        const std::size_t known = targets_.size();
+        std::size_t fresh[128];
+        std::size_t nfresh = 0;
+        auto publish = [&] { targets_.insert(targets_.end(), fresh, fresh + nfresh); };
+        while (*p != 0) {
+            for (std::size_t i = 0; i < known; ++i) {
+                if (same_suffix(targets_[i], p)) {
+                    put16(static_cast<std::uint16_t>(0xC000u | targets_[i]));
+                    publish();
+                    return;
+                }
+            }
+            if (buf_.size() < 0x4000 && nfresh < 128) fresh[nfresh++] = buf_.size();
+            buf_.insert(buf_.end(), p, p + *p + 1);
+            p += *p + 1;
+        }
+        buf_.push_back(0);
+        publish();
+    }
+    bool put_rdata_compressed(std::uint16_t type, bytes_view rd) {
+        // rd holds uncompressed names (owned record); validate them as such.
+        std::size_t off = 0, end = 0, len = 0;
+        auto one = [&]() -> bool {
+            if (!detail::check_name(rd, off, false, end, len)) {
+                fail("dns builder: malformed name in RDATA");
+                return false;
+            }
+            put_name(name_view(rd, off, len));
+            off = end;
+            return true;
+        };
+        if (type == rr::mx) {
+            if (rd.size() < 2) return fail("dns builder: MX RDATA too short"), false;
+            buf_.insert(buf_.end(), rd.begin(), rd.begin() + 2);
+            off = 2;
+            if (!one()) return false;
+        } else if (type == rr::soa) {
+            if (!one() || !one()) return false;
+            if (rd.size() - off != 20) return fail("dns builder: SOA RDATA malformed"), false;
+            buf_.insert(buf_.end(), rd.begin() + static_cast<std::ptrdiff_t>(off), rd.end());
+            off = rd.size();
+        } else if (!one()) {
+            return false;
+        }
+        if (off != rd.size()) return fail("dns builder: trailing bytes in RDATA"), false;
+        return true;
+    }
+
+    std::vector<std::uint8_t> buf_;
+    std::vector<std::size_t> targets_;
+    const char* err_ = nullptr;
+    int stage_ = 0;
+};
+
+/// A query for (qname, qtype, IN) with optional EDNS0 (RFC 6891) and the DO bit (RFC 3225).
+[[nodiscard]] inline result<std::vector<std::uint8_t>> build_query(const name& qname, std::uint16_t qtype,
+                                                                   const query_options& o = {}) {
+    std::uint16_t flags = 0;
+    if (o.recursion_desired) flags |= flag::rd;
+    if (o.checking_disabled) flags |= flag::cd;
+    message_builder b(o.id, flags);
+    b.question(qname, qtype);
+    if (o.edns_udp_size) {
+        std::uint16_t sz = o.edns_udp_size;
+        if (sz < 1232) sz = 1232;
+        if (sz > 4096) sz = 4096;
+        b.edns(sz, o.dnssec_ok);
+    }
+    return std::move(b).build();
+}
+
+} // namespace dns
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/dns/wire.hpp ----
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace caa {
+
+inline constexpr std::uint8_t flag_critical = 128;
+
+/// What a property tag means to a CA that implements RFC 8659 and RFC 8657.
+enum class tag_kind : std::uint8_t {
+    issue,
+    issuewild,
+    iodef,
+    unknown,     ///< well-formed but not understood (e.g. "contactemail", "tbs")
+    invalid,     ///< not 1-15 ASCII letters and digits (RFC 8659 4.1): never understood
+};
+
+namespace detail {
+[[nodiscard]] constexpr bool alnum(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+[[nodiscard]] constexpr bool alpha_digit(char c) noexcept { return alnum(c); }
+[[nodiscard]] constexpr bool ieq(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+        if (x != y) return false;
+    }
+    return true;
+}
+} // namespace detail
+
+/// Checks a tag: 1 to 15 ASCII letters and digits (RFC 8659 4.1).
+[[nodiscard]] inline result<void> check_tag(std::string_view tag) {
+    if (tag.empty()) return error(errc::parse_error, "caa: empty property tag");
+    if (tag.size() > 15) return error(errc::too_large, "caa: property tag longer than 15 characters").value(tag);
+    for (std::size_t i = 0; i < tag.size(); ++i)
+        if (!detail::alnum(tag[i]))
+            return error(errc::parse_error, "caa: property tag is not alphanumeric").value(tag).at_offset(i);
+    return {};
+}
+
+/// The kind of a tag, matched case-insensitively.
+[[nodiscard]] inline tag_kind classify_tag(std::string_view tag) noexcept {
+    if (tag.empty() || tag.size() > 15) return tag_kind::invalid;
+    for (char c : tag)
+        if (!detail::alnum(c)) return tag_kind::invalid;
+    if (detail::ieq(tag, "issue")) return tag_kind::issue;
+    if (detail::ieq(tag, "issuewild")) return tag_kind::issuewild;
+    if (detail::ieq(tag, "iodef")) return tag_kind::iodef;
+    return tag_kind::unknown;
+}
+
+/// An owned CAA property.
+struct property {
+    std::uint8_t flags = 0;
+    std::string tag;
+    std::string value;
+    [[nodiscard]] bool critical() const noexcept { return (flags & flag_critical) != 0; }
+    [[nodiscard]] tag_kind kind() const noexcept { return classify_tag(tag); }
+    /// `0 issue "letsencrypt.org"` (value quoted with `"` and `\` escaped, other bytes \DDD).
+    [[nodiscard]] std::string to_text() const {
+        std::string s = std::to_string(flags) + ' ';
+        s += tag.empty() ? std::string("\"\"") : tag;
+        s += " \"";
+        for (unsigned char c : value) {
+            if (c == '"' || c == '\\') {
+                s += '\\';
+                s += static_cast<char>(c);
+            } else if (c >= 0x20 && c < 0x7f) {
+                s += static_cast<char>(c);
+            } else {
+                s += '\\';
+                s += static_cast<char>('0' + c / 100);
+                s += static_cast<char>('0' + (c / 10) % 10);
+                s += static_cast<char>('0' + c % 10);
+            }
+        }
+        s += '"';
+        return s;
+    }
+};
+
+/// A property from CAA RDATA. Structure only: a tag that breaks the tag grammar still yields
+/// a property (kind `invalid`) because RFC 8659 gives it a meaning (an unknown property,
+/// which forbids issuance when flagged critical); only RDATA shorter than its own tag
+/// length field is an error.
+[[nodiscard]] inline result<property> parse_property(dns::bytes_view rdata) {
+    BULKHEAD_TRY_ASSIGN(auto v, dns::parse_caa_rdata(rdata));
+    return property{v.flags, std::string(v.tag), std::string(v.value)};
+}
+
+/// A parameter of an issue / issuewild value.
+struct parameter {
+    std::string tag;
+    std::string value;
+};
+
+/// A parsed issue / issuewild value (RFC 8659 4.2):
+/// `*WSP [issuer-domain-name *WSP] [";" *WSP [parameters *WSP]]`.
+struct issue_value {
+    std::string issuer;              ///< empty: authorizes no CA (`""` or `";"`)
+    std::vector<parameter> parameters;
+    [[nodiscard]] const parameter* find(std::string_view tag) const noexcept {
+        for (const auto& p : parameters)
+            if (detail::ieq(p.tag, tag)) return &p;
+        return nullptr;
+    }
+};
+
+namespace detail {
+inline bool wsp(char c) noexcept { return c == ' ' || c == '\t'; }
+/// label = (ALPHA / DIGIT) *( *("-") (ALPHA / DIGIT)); returns the end or npos.
+inline std::size_t scan_label(std::string_view s, std::size_t p) noexcept {
+    if (p >= s.size() || !alpha_digit(s[p])) return std::string_view::npos;
+    ++p;
+    for (;;) {
+        std::size_t q = p;
+        while (q < s.size() && s[q] == '-') ++q;
+        if (q < s.size() && alpha_digit(s[q])) {
+            p = q + 1;
+            continue;
+        }
+        return p;
+    }
+}
+} // namespace detail
+
+/// Parses an issue / issuewild value. Errors carry the offset inside the value.
+[[nodiscard]] inline result<issue_value> parse_issue_value(std::string_view s) {
+    issue_value v;
+    std::size_t p = 0;
+    while (p < s.size() && detail::wsp(s[p])) ++p;
+    if (p < s.size() && s[p] != ';') {
+        const std::size_t start = p;
+        for (;;) {
+            const std::size_t e = detail::scan_label(s, p);
+            if (e == std::string_view::npos)
+                return error(errc::parse_error, "caa: bad issuer domain name").value(s).at_offset(p);
+            p = e;
+            if (p < s.size() && s[p] == '.') {
+                ++p;
+                continue;
+            }
+            break;
+        }
+        v.issuer = std::string(s.substr(start, p - start));
+        while (p < s.size() && detail::wsp(s[p])) ++p;
+    }
+    if (p == s.size()) return v;
+    if (s[p] != ';') return error(errc::parse_error, "caa: expected ';' after the issuer domain name").value(s).at_offset(p);
+    ++p;
+    while (p < s.size() && detail::wsp(s[p])) ++p;
+    while (p < s.size()) {
+        const std::size_t tstart = p;
+        const std::size_t te = detail::scan_label(s, p);
+        if (te == std::string_view::npos) return error(errc::parse_error, "caa: bad parameter tag").value(s).at_offset(p);
+        parameter par;
+        par.tag = std::string(s.substr(tstart, te - tstart));
+        p = te;
+        while (p < s.size() && detail::wsp(s[p])) ++p;
+        if (p >= s.size() || s[p] != '=') return error(errc::parse_error, "caa: expected '=' after parameter tag").value(s).at_offset(p);
+        ++p;
+        while (p < s.size() && detail::wsp(s[p])) ++p;
+        const std::size_t vstart = p;
+        // value = *(%x21-3A / %x3C-7E): printable, no space, no ';'
+        while (p < s.size() && static_cast<unsigned char>(s[p]) >= 0x21 && static_cast<unsigned char>(s[p]) <= 0x7E && s[p] != ';') ++p;
+        par.value = std::string(s.substr(vstart, p - vstart));
+        v.parameters.push_back(std::move(par));
+        while (p < s.size() && detail::wsp(s[p])) ++p;
+        if (p == s.size()) break;
+        if (s[p] != ';') return error(errc::parse_error, "caa: bad character in parameter value").value(s).at_offset(p);
+        ++p;
+        while (p < s.size() && detail::wsp(s[p])) ++p;
+        if (p == s.size())
+            return error(errc::parse_error, "caa: ';' must be followed by a parameter").value(s).at_offset(p);
+    }
+    return v;
+}
+
+/// RFC 8657 section 4: `validationmethods` = label *("," label), label = 1*(ALPHA / DIGIT / "-").
+[[nodiscard]] inline result<std::vector<std::string>> parse_validation_methods(std::string_view s) {
+    std::vector<std::string> out;
+    std::size_t p = 0;
+    for (;;) {
+        const std::size_t start = p;
+        while (p < s.size() && (detail::alnum(s[p]) || s[p] == '-')) ++p;
+        if (p == start) return error(errc::parse_error, "caa: empty validation method").value(s).at_offset(p);
+        out.emplace_back(s.substr(start, p - start));
+        if (p == s.size()) return out;
+        if (s[p] != ',') return error(errc::parse_error, "caa: bad character in validationmethods").value(s).at_offset(p);
+        ++p;
+    }
+}
+
+} // namespace caa
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/caa/property.hpp ----
+// ---- begin bulkhead/dns.hpp ----
+/// \file dns.hpp
+/// DNS: wire format (zero-allocation message view, typed RDATA, EDNS0 and Extended DNS
+/// Errors, a compressing builder), presentation format (printer and zone reader) and a stub
+/// resolver (synchronous, or fd-based for an event loop).
+
+// ---- begin bulkhead/dns/resolver.hpp ----
+/// \file dns/resolver.hpp
+/// A stub resolver: UDP with random ids and random source ports, per-try timeouts and retries
+/// across several servers, TCP when the answer is truncated, EDNS0, and answers checked
+/// against the question (id, QR, qname, qtype, qclass, source address). `query` is a
+/// non-blocking state machine over one fd for event loops; `resolve` drives it with poll(2).
+
+// ---- begin bulkhead/detail/text.hpp ----
+/// \file detail/text.hpp
+/// Small text helpers shared by the parsers of procfs/sysfs/cgroupfs files and config formats:
+/// trimming, splitting, strict integer parsing (no sign surprises, no trailing junk).
+
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace detail {
+
+[[nodiscard]] constexpr bool is_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+[[nodiscard]] constexpr std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+/// Splits at every `sep`; empty fields are kept.
+[[nodiscard]] inline std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    for (;;) {
+        auto p = s.find(sep);
+        out.push_back(s.substr(0, p));
+        if (p == std::string_view::npos) return out;
+        s.remove_prefix(p + 1);
+    }
+}
+
+/// Splits at runs of whitespace; no empty fields.
+[[nodiscard]] inline std::vector<std::string_view> split_ws(std::string_view s) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && is_space(s[i])) ++i;
+        std::size_t j = i;
+        while (j < s.size() && !is_space(s[j])) ++j;
+        if (j > i) out.push_back(s.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+/// Calls `fn(line)` for each line (without the '\n'); a final line without '\n' counts.
+template <class F>
+void for_each_line(std::string_view s, F&& fn) {
+    while (!s.empty()) {
+        auto p = s.find('\n');
+        fn(s.substr(0, p));
+        if (p == std::string_view::npos) break;
+        s.remove_prefix(p + 1);
+    }
+}
+
+/// Parses the whole of `s` as an integer in `base`; nullopt on any junk, sign misuse or
+/// overflow. A leading '+' is rejected, as is '-' for unsigned types.
+template <class Int>
+[[nodiscard]] constexpr std::optional<Int> parse_int(std::string_view s, int base = 10) noexcept {
+    static_assert(std::is_integral_v<Int>);
+    if (s.empty()) return std::nullopt;
+    if constexpr (std::is_unsigned_v<Int>) {
+        if (s.front() == '-') return std::nullopt;
+    }
+    Int v{};
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+[[nodiscard]] constexpr bool starts_with(std::string_view s, std::string_view p) noexcept {
+    return s.substr(0, p.size()) == p;
+}
+
+[[nodiscard]] constexpr char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+[[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+} // namespace detail
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/detail/text.hpp ----
 // ---- begin bulkhead/fd.hpp ----
 /// \file fd.hpp
 /// `unique_fd`, a move-only owner of a file descriptor, pipe pairs, and EINTR-safe I/O.
@@ -639,6 +2154,1535 @@ struct pipe_pair {
 
 BULKHEAD_NAMESPACE_END
 // ---- end bulkhead/fd.hpp ----
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace dns {
+
+/// A server address (IPv4 or IPv6 with a port).
+struct server {
+    sockaddr_storage addr{};
+    socklen_t addr_len = 0;
+
+    /// "IP", "IP:PORT", "[IPv6]", "[IPv6]:PORT" or a bare IPv6 address ("::1"), port 53 by default.
+    [[nodiscard]] static result<server> parse(std::string_view s, std::uint16_t default_port = 53) {
+        server sv;
+        std::string host;
+        std::string_view port;
+        if (!s.empty() && s.front() == '[') {
+            const auto close = s.find(']');
+            if (close == std::string_view::npos) return error(errc::parse_error, "dns: server address: missing ']'").value(s);
+            host = std::string(s.substr(1, close - 1));
+            const auto rest = s.substr(close + 1);
+            if (!rest.empty()) {
+                if (rest.front() != ':') return error(errc::parse_error, "dns: server address: junk after ']'").value(s);
+                port = rest.substr(1);
+            }
+        } else if (s.find(':') != s.rfind(':')) {
+            host = std::string(s); // bare IPv6
+        } else if (const auto c = s.find(':'); c != std::string_view::npos) {
+            host = std::string(s.substr(0, c));
+            port = s.substr(c + 1);
+        } else {
+            host = std::string(s);
+        }
+        std::uint16_t p = default_port;
+        if (!port.empty() || (s.size() && s.back() == ':')) {
+            auto v = bulkhead::detail::parse_int<std::uint16_t>(port);
+            if (!v || *v == 0) return error(errc::parse_error, "dns: server address: bad port").value(s);
+            p = *v;
+        }
+        unsigned scope = 0;
+        if (const auto pct = host.find('%'); pct != std::string::npos) {
+            scope = ::if_nametoindex(host.c_str() + pct + 1);
+            if (!scope) return error(errc::parse_error, "dns: server address: unknown interface").value(s);
+            host.resize(pct);
+        }
+        auto* v4 = reinterpret_cast<sockaddr_in*>(&sv.addr);
+        auto* v6 = reinterpret_cast<sockaddr_in6*>(&sv.addr);
+        if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+            v4->sin_family = AF_INET;
+            v4->sin_port = htons(p);
+            sv.addr_len = sizeof(sockaddr_in);
+        } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+            v6->sin6_family = AF_INET6;
+            v6->sin6_port = htons(p);
+            v6->sin6_scope_id = scope;
+            sv.addr_len = sizeof(sockaddr_in6);
+        } else {
+            return error(errc::parse_error, "dns: server address is not an IP address").value(s);
+        }
+        return sv;
+    }
+    [[nodiscard]] int family() const noexcept { return addr.ss_family; }
+    [[nodiscard]] std::string to_string() const {
+        char buf[INET6_ADDRSTRLEN] = {};
+        if (addr.ss_family == AF_INET) {
+            const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+            ::inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
+            return std::string(buf) + ':' + std::to_string(ntohs(v4->sin_port));
+        }
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof buf);
+        return '[' + std::string(buf) + "]:" + std::to_string(ntohs(v6->sin6_port));
+    }
+    /// Same address and port.
+    [[nodiscard]] bool same(const sockaddr* sa, socklen_t len) const noexcept {
+        if (sa->sa_family != addr.ss_family) return false;
+        if (sa->sa_family == AF_INET) {
+            if (len < sizeof(sockaddr_in)) return false;
+            const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+            const auto* b = reinterpret_cast<const sockaddr_in*>(sa);
+            return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+        }
+        if (len < sizeof(sockaddr_in6)) return false;
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+        const auto* b = reinterpret_cast<const sockaddr_in6*>(sa);
+        return a->sin6_port == b->sin6_port && std::memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0;
+    }
+};
+
+/// The `nameserver` lines of resolv.conf text.
+[[nodiscard]] inline result<std::vector<server>> parse_resolv_conf(std::string_view text) {
+    std::vector<server> out;
+    std::string err;
+    bulkhead::detail::for_each_line(text, [&](std::string_view line) {
+        const auto f = bulkhead::detail::split_ws(line);
+        if (f.size() >= 2 && f[0] == "nameserver") {
+            if (auto s = server::parse(f[1])) out.push_back(*s);
+        }
+    });
+    return out;
+}
+/// The servers of /etc/resolv.conf (or `path`).
+[[nodiscard]] inline result<std::vector<server>> system_servers(const char* path = "/etc/resolv.conf") {
+    std::ifstream f(path);
+    if (!f) return error::from_errno("dns: open resolv.conf").subject(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    BULKHEAD_TRY_ASSIGN(auto v, parse_resolv_conf(ss.str()));
+    if (v.empty()) return error(errc::not_found, "dns: no nameserver line in").subject(path);
+    return v;
+}
+
+struct resolver_options {
+    std::vector<server> servers;                       ///< tried in order, round-robin per retry
+    std::chrono::milliseconds timeout{2000};           ///< per try
+    int attempts = 2;                                  ///< rounds over all servers
+    std::uint16_t edns_udp_size = 1232;                ///< 0 disables EDNS0
+    bool dnssec_ok = false;
+    bool recursion_desired = true;
+    bool checking_disabled = false;
+};
+
+/// An Extended DNS Error copied out of a response.
+struct extended_error {
+    std::uint16_t info_code = 0;
+    std::string text;
+};
+
+/// A checked answer. `message()` views `wire`.
+struct response {
+    std::vector<std::uint8_t> wire;
+    std::uint16_t rcode = 0;
+    std::vector<extended_error> ede;
+    server from{};
+    bool via_tcp = false;
+    /// The validated message (always succeeds: `wire` was validated when received).
+    [[nodiscard]] message_view message() const noexcept {
+        auto m = message_view::parse(bytes_view(wire.data(), wire.size()));
+        return m ? *m : message_view();
+    }
+};
+
+namespace detail {
+inline std::uint64_t random_u64() noexcept {
+    std::uint64_t v = 0;
+    auto* p = reinterpret_cast<unsigned char*>(&v);
+    std::size_t got = 0;
+    while (got < sizeof v) {
+        const ssize_t n = ::getrandom(p + got, sizeof v - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            // getrandom cannot fail on Linux >= 3.17 once the pool is ready; keep going safely.
+            v ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return v;
+}
+
+/// Checks that `msg` answers `q` (id, QR, one question equal to ours).
+inline bool answers(const message_view& m, std::uint16_t id, const name& qname, std::uint16_t qtype) noexcept {
+    if (m.hdr().id != id || !m.hdr().has(flag::qr) || m.hdr().qdcount != 1) return false;
+    const auto q = m.question();
+    return q && q->qtype == qtype && q->qclass == class_in && q->qname.equals(qname);
+}
+} // namespace detail
+
+/// One query in flight, driven by an event loop: wait for `events()` on `fd()` or until
+/// `deadline()`, then call `advance()`; repeat until it reports done, then `take()`.
+class query {
+public:
+    query(const query&) = delete;
+    query& operator=(const query&) = delete;
+    query(query&&) noexcept = default;
+    query& operator=(query&&) noexcept = default;
+
+    [[nodiscard]] static result<query> start(const name& qname, std::uint16_t qtype, resolver_options opt) {
+        if (opt.servers.empty()) return error(errc::invalid_argument, "dns: no servers to ask");
+        if (opt.attempts < 1) opt.attempts = 1;
+        query q;
+        q.qname_ = qname;
+        q.qtype_ = qtype;
+        q.opt_ = std::move(opt);
+        BULKHEAD_TRY(q.begin_try());
+        return q;
+    }
+
+    [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+    /// poll(2) events to wait for.
+    [[nodiscard]] short events() const noexcept { return state_ == st::tcp_connect || state_ == st::tcp_write ? POLLOUT : POLLIN; }
+    [[nodiscard]] std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+    [[nodiscard]] bool done() const noexcept { return state_ == st::done; }
+
+    /// Makes progress without blocking; returns true when the query has finished (success or
+    /// error; see `take()`).
+    bool advance() {
+        while (state_ != st::done) {
+            const auto r = step();
+            if (r == progress::wait) {
+                if (std::chrono::steady_clock::now() >= deadline_) on_timeout();
+                else break;
+            }
+        }
+        return state_ == st::done;
+    }
+
+    /// The outcome; only once `done()`.
+    [[nodiscard]] result<response> take() {
+        if (state_ != st::done) return error(errc::state_error, "dns: query not finished");
+        if (have_response_) return std::move(resp_);
+        return std::move(err_);
+    }
+
+private:
+    enum class st { udp_wait, tcp_connect, tcp_write, tcp_read, done };
+    enum class progress { again, wait };
+    query() = default;
+
+    const server& srv() const { return opt_.servers[try_ % opt_.servers.size()]; }
+    std::size_t total_tries() const { return opt_.servers.size() * static_cast<std::size_t>(opt_.attempts); }
+
+    result<void> begin_try() {
+        id_ = static_cast<std::uint16_t>(detail::random_u64());
+        query_options qo;
+        qo.id = id_;
+        qo.recursion_desired = opt_.recursion_desired;
+        qo.checking_disabled = opt_.checking_disabled;
+        qo.edns_udp_size = opt_.edns_udp_size;
+        qo.dnssec_ok = opt_.dnssec_ok;
+        BULKHEAD_TRY_ASSIGN(out_, build_query(qname_, qtype_, qo));
+        const server& s = srv();
+        fd_ = unique_fd(::socket(s.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd_) return error::from_errno("dns: socket");
+        bind_random_port(s.family());
+        if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&s.addr), s.addr_len) < 0)
+            return error::from_errno("dns: connect").subject(s.to_string());
+        if (::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL) < 0) {
+            // An unreachable server counts as a failed try, not as a fatal error.
+            last_failure_ = error::from_errno("dns: send").subject(s.to_string());
+        }
+        state_ = st::udp_wait;
+        deadline_ = std::chrono::steady_clock::now() + opt_.timeout;
+        return {};
+    }
+
+    void bind_random_port(int family) {
+        // Random source ports (RFC 5452); on collisions fall back to the kernel's choice.
+        for (int i = 0; i < 8; ++i) {
+            const auto port = static_cast<std::uint16_t>(1024 + detail::random_u64() % (65536 - 1024));
+            sockaddr_storage a{};
+            socklen_t len = 0;
+            if (family == AF_INET) {
+                auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
+                v4->sin_family = AF_INET;
+                v4->sin_port = htons(port);
+                len = sizeof(sockaddr_in);
+            } else {
+                auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
+                v6->sin6_family = AF_INET6;
+                v6->sin6_port = htons(port);
+                len = sizeof(sockaddr_in6);
+            }
+            if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), len) == 0) return;
+        }
+    }
+
+    void next_try() {
+        ++try_;
+        if (try_ >= total_tries()) {
+            finish_failure();
+            return;
+        }
+        if (auto r = begin_try(); !r) {
+            last_failure_ = r.error();
+            next_try();
+        }
+    }
+    void finish_failure() {
+        fd_.reset();
+        state_ = st::done;
+        if (have_fallback_) {
+            resp_ = std::move(fallback_);
+            have_response_ = true;
+            return;
+        }
+        err_ = error(errc::timeout, "dns: no usable answer")
+                   .subject(qname_.to_string() + " " + std::string(type_name(qtype_).empty() ? "TYPE" + std::to_string(qtype_) : std::string(type_name(qtype_))))
+                   .note(last_failure_.code() ? last_failure_.message() + "; " + std::to_string(total_tries()) + " tries"
+                                              : "no answer after " + std::to_string(total_tries()) + " tries of " +
+                                                    std::to_string(opt_.timeout.count()) + " ms");
+    }
+    void on_timeout() {
+        if (!last_failure_.code()) last_failure_ = error(errc::timeout, "dns: no answer from").subject(srv().to_string());
+        next_try();
+    }
+
+    // Accepts a validated answer; SERVFAIL/REFUSED/NOTIMP make us try the next server while
+    // there is one, keeping the answer in case all fail alike.
+    void accept(std::vector<std::uint8_t> wire, bool tcp) {
+        response r;
+        r.wire = std::move(wire);
+        const auto m = r.message();
+        r.rcode = m.rcode();
+        if (auto e = m.edns())
+            e->for_each_ede([&](const ede_view& x) { r.ede.push_back({x.info_code, std::string(x.text)}); });
+        r.from = srv();
+        r.via_tcp = tcp;
+        const bool retry_elsewhere = (r.rcode == rcode::servfail || r.rcode == rcode::refused || r.rcode == rcode::notimp) &&
+                                     opt_.servers.size() > 1 && try_ + 1 < opt_.servers.size();
+        if (retry_elsewhere) {
+            fallback_ = std::move(r);
+            have_fallback_ = true;
+            next_try();
+            return;
+        }
+        fd_.reset();
+        resp_ = std::move(r);
+        have_response_ = true;
+        state_ = st::done;
+    }
+
+    progress step() {
+        switch (state_) {
+        case st::udp_wait: {
+            std::uint8_t buf[65535];
+            sockaddr_storage from{};
+            socklen_t flen = sizeof from;
+            const ssize_t n = ::recvfrom(fd_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return progress::wait;
+                last_failure_ = error::from_errno("dns: receive from").subject(srv().to_string());
+                next_try();
+                return progress::again;
+            }
+            if (!srv().same(reinterpret_cast<sockaddr*>(&from), flen)) return progress::again;
+            const bytes_view b(buf, static_cast<std::size_t>(n));
+            auto m = message_view::parse(b);
+            if (!m || !detail::answers(*m, id_, qname_, qtype_)) return progress::again; // ignore spoofs/garbage
+            if (m->hdr().has(flag::tc)) {
+                start_tcp();
+                return progress::again;
+            }
+            accept(std::vector<std::uint8_t>(b.begin(), b.end()), false);
+            return progress::again;
+        }
+        case st::tcp_connect: {
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            pollfd p{fd_.get(), POLLOUT, 0};
+            if (::poll(&p, 1, 0) <= 0) return progress::wait;
+            ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            if (soerr) {
+                last_failure_ = error::from_errno("dns: TCP connect", soerr).subject(srv().to_string());
+                next_try();
+                return progress::again;
+            }
+            state_ = st::tcp_write;
+            return progress::again;
+        }
+        case st::tcp_write: {
+            const ssize_t n = ::send(fd_.get(), tcp_out_.data() + io_done_, tcp_out_.size() - io_done_, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) return progress::wait;
+                last_failure_ = error::from_errno("dns: TCP send").subject(srv().to_string());
+                next_try();
+                return progress::again;
+            }
+            io_done_ += static_cast<std::size_t>(n);
+            if (io_done_ == tcp_out_.size()) {
+                state_ = st::tcp_read;
+                io_done_ = 0;
+                tcp_in_.assign(2, 0);
+            }
+            return progress::again;
+        }
+        case st::tcp_read: {
+            const ssize_t n = ::recv(fd_.get(), tcp_in_.data() + io_done_, tcp_in_.size() - io_done_, 0);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) return progress::wait;
+                last_failure_ = error::from_errno("dns: TCP receive").subject(srv().to_string());
+                next_try();
+                return progress::again;
+            }
+            if (n == 0) {
+                last_failure_ = error(errc::protocol_error, "dns: TCP connection closed early by").subject(srv().to_string());
+                next_try();
+                return progress::again;
+            }
+            io_done_ += static_cast<std::size_t>(n);
+            if (io_done_ < tcp_in_.size()) return progress::again;
+            if (tcp_in_.size() == 2) {
+                const std::size_t len = detail::rd16(tcp_in_.data());
+                tcp_in_.assign(len, 0);
+                io_done_ = 0;
+                if (len == 0) {
+                    next_try();
+                }
+                return progress::again;
+            }
+            auto m = message_view::parse(bytes_view(tcp_in_.data(), tcp_in_.size()));
+            if (!m || !detail::answers(*m, id_, qname_, qtype_)) {
+                last_failure_ = error(errc::mismatch, "dns: TCP answer does not match the question from").subject(srv().to_string());
+                next_try();
+                return progress::again;
+            }
+            accept(std::move(tcp_in_), true);
+            return progress::again;
+        }
+        case st::done: return progress::wait;
+        }
+        return progress::wait;
+    }
+
+    void start_tcp() {
+        const server& s = srv();
+        fd_ = unique_fd(::socket(s.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd_) {
+            last_failure_ = error::from_errno("dns: TCP socket");
+            next_try();
+            return;
+        }
+        tcp_out_.clear();
+        tcp_out_.push_back(static_cast<std::uint8_t>(out_.size() >> 8));
+        tcp_out_.push_back(static_cast<std::uint8_t>(out_.size() & 0xFF));
+        tcp_out_.insert(tcp_out_.end(), out_.begin(), out_.end());
+        io_done_ = 0;
+        deadline_ = std::chrono::steady_clock::now() + opt_.timeout;
+        if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&s.addr), s.addr_len) == 0) {
+            state_ = st::tcp_write;
+        } else if (errno == EINPROGRESS) {
+            state_ = st::tcp_connect;
+        } else {
+            last_failure_ = error::from_errno("dns: TCP connect").subject(s.to_string());
+            next_try();
+        }
+    }
+
+    name qname_;
+    std::uint16_t qtype_ = 0;
+    resolver_options opt_;
+    std::uint16_t id_ = 0;
+    std::size_t try_ = 0;
+    unique_fd fd_;
+    st state_ = st::udp_wait;
+    std::chrono::steady_clock::time_point deadline_{};
+    std::vector<std::uint8_t> out_, tcp_out_, tcp_in_;
+    std::size_t io_done_ = 0;
+    response resp_{}, fallback_{};
+    bool have_response_ = false, have_fallback_ = false;
+    error err_{}, last_failure_{};
+};
+
+/// Resolves synchronously (poll(2) on the query's fd).
+[[nodiscard]] inline result<response> resolve(const name& qname, std::uint16_t qtype, const resolver_options& opt) {
+    BULKHEAD_TRY_ASSIGN(query q, query::start(qname, qtype, opt));
+    while (!q.advance()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(q.deadline() - std::chrono::steady_clock::now());
+        pollfd p{q.fd(), q.events(), 0};
+        const int ms = left.count() < 0 ? 0 : static_cast<int>(left.count()) + 1;
+        if (::poll(&p, 1, ms) < 0 && errno != EINTR) return error::from_errno("dns: poll");
+    }
+    return q.take();
+}
+
+} // namespace dns
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/dns/resolver.hpp ----
+// ---- begin bulkhead/dns/text.hpp ----
+/// \file dns/text.hpp
+/// Presentation format (RFC 1035 section 5, RFC 3597 generic RDATA, RFC 8659 CAA): printing
+/// records and a zone-file reader ($ORIGIN, $TTL, relative names, @, parentheses, comments)
+/// whose errors carry line:column.
+
+
+#include <arpa/inet.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace dns {
+
+namespace detail {
+inline constexpr char hex_digits[] = "0123456789ABCDEF";
+inline constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+inline void append_hex(std::string& out, bytes_view d) {
+    for (auto c : d) {
+        out += hex_digits[c >> 4];
+        out += hex_digits[c & 15];
+    }
+}
+inline void append_base64(std::string& out, bytes_view d) {
+    std::size_t i = 0;
+    for (; i + 3 <= d.size(); i += 3) {
+        const std::uint32_t v = (std::uint32_t{d[i]} << 16) | (std::uint32_t{d[i + 1]} << 8) | d[i + 2];
+        for (int k = 18; k >= 0; k -= 6) out += b64_alphabet[(v >> k) & 63];
+    }
+    if (d.size() - i == 1) {
+        const std::uint32_t v = std::uint32_t{d[i]} << 16;
+        out += b64_alphabet[(v >> 18) & 63];
+        out += b64_alphabet[(v >> 12) & 63];
+        out += "==";
+    } else if (d.size() - i == 2) {
+        const std::uint32_t v = (std::uint32_t{d[i]} << 16) | (std::uint32_t{d[i + 1]} << 8);
+        out += b64_alphabet[(v >> 18) & 63];
+        out += b64_alphabet[(v >> 12) & 63];
+        out += b64_alphabet[(v >> 6) & 63];
+        out += '=';
+    }
+}
+inline int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+inline int b64_value(char c) noexcept {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+/// A <character-string> in quotes with `"` and `\` escaped and other bytes outside
+/// printable ASCII as \DDD.
+inline void append_quoted(std::string& out, std::string_view s) {
+    out += '"';
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            out += '\\';
+            out += static_cast<char>('0' + c / 100);
+            out += static_cast<char>('0' + (c / 10) % 10);
+            out += static_cast<char>('0' + c % 10);
+        }
+    }
+    out += '"';
+}
+inline bool is_alnum(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+inline void append_generic(std::string& out, bytes_view d) {
+    out += "\\# ";
+    out += std::to_string(d.size());
+    if (!d.empty()) {
+        out += ' ';
+        append_hex(out, d);
+    }
+}
+inline void append_name_at(std::string& out, bytes_view d, std::size_t& off, bool& ok) {
+    std::size_t end = 0, len = 0;
+    if (!ok || !check_name(d, off, false, end, len)) {
+        ok = false;
+        return;
+    }
+    out += name_view(d, off, len).to_string();
+    off = end;
+}
+} // namespace detail
+
+/// "A", "CAA", or the RFC 3597 form "TYPE65280".
+[[nodiscard]] inline std::string type_to_text(std::uint16_t t) {
+    const auto n = type_name(t);
+    if (!n.empty()) return std::string(n);
+    return "TYPE" + std::to_string(t);
+}
+[[nodiscard]] inline std::string class_to_text(std::uint16_t c) {
+    if (c == class_in) return "IN";
+    return "CLASS" + std::to_string(c);
+}
+
+/// The presentation form of uncompressed RDATA: the type's own form when the type is one the
+/// reader understands and the RDATA is well formed, else RFC 3597 `\# len hex`.
+[[nodiscard]] inline std::string rdata_to_text(std::uint16_t type, bytes_view d) {
+    std::string out;
+    bool ok = true;
+    switch (type) {
+    case rr::a:
+        if (d.size() != 4) break;
+        for (int i = 0; i < 4; ++i) {
+            if (i) out += '.';
+            out += std::to_string(d[static_cast<std::size_t>(i)]);
+        }
+        return out;
+    case rr::aaaa: {
+        if (d.size() != 16) break;
+        char buf[INET6_ADDRSTRLEN] = {};
+        if (!::inet_ntop(AF_INET6, d.data(), buf, sizeof buf)) break;
+        return buf;
+    }
+    case rr::ns:
+    case rr::cname:
+    case rr::ptr: {
+        std::size_t off = 0;
+        detail::append_name_at(out, d, off, ok);
+        if (ok && off == d.size()) return out;
+        break;
+    }
+    case rr::mx: {
+        if (d.size() < 3) break;
+        out = std::to_string(detail::rd16(d.data())) + ' ';
+        std::size_t off = 2;
+        detail::append_name_at(out, d, off, ok);
+        if (ok && off == d.size()) return out;
+        break;
+    }
+    case rr::soa: {
+        std::size_t off = 0;
+        detail::append_name_at(out, d, off, ok);
+        out += ' ';
+        detail::append_name_at(out, d, off, ok);
+        if (!ok || d.size() - off != 20) break;
+        for (int i = 0; i < 5; ++i) {
+            out += ' ';
+            out += std::to_string(detail::rd32(d.data() + off + 4 * static_cast<std::size_t>(i)));
+        }
+        return out;
+    }
+    case rr::txt: {
+        if (d.empty()) break;
+        std::size_t p = 0;
+        while (p < d.size() && p + 1 + d[p] <= d.size()) {
+            if (p) out += ' ';
+            detail::append_quoted(out, std::string_view(reinterpret_cast<const char*>(d.data()) + p + 1, d[p]));
+            p += 1u + d[p];
+        }
+        if (p == d.size()) return out;
+        break;
+    }
+    case rr::caa: {
+        auto c = parse_caa_rdata(d);
+        if (!c || c->tag.empty()) break;
+        bool alnum = true;
+        for (char ch : c->tag) alnum &= detail::is_alnum(ch);
+        if (!alnum) break;
+        out = std::to_string(c->flags) + ' ' + std::string(c->tag) + ' ';
+        detail::append_quoted(out, c->value);
+        return out;
+    }
+    case rr::ds: {
+        auto v = parse_ds_rdata(d);
+        if (!v) break;
+        out = std::to_string(v->key_tag) + ' ' + std::to_string(v->algorithm) + ' ' +
+              std::to_string(v->digest_type) + ' ';
+        detail::append_hex(out, v->digest);
+        return out;
+    }
+    case rr::dnskey: {
+        auto v = parse_dnskey_rdata(d);
+        if (!v) break;
+        out = std::to_string(v->flags) + ' ' + std::to_string(v->protocol) + ' ' + std::to_string(v->algorithm) + ' ';
+        detail::append_base64(out, v->key);
+        return out;
+    }
+    default: break;
+    }
+    out.clear();
+    detail::append_generic(out, d);
+    return out;
+}
+
+/// One record in presentation form: `owner TTL CLASS TYPE RDATA`.
+[[nodiscard]] inline std::string to_text(const record& r) {
+    std::string s = r.owner.to_string();
+    s += ' ';
+    s += std::to_string(r.ttl);
+    s += ' ';
+    s += class_to_text(r.cls);
+    s += ' ';
+    s += type_to_text(r.type);
+    s += ' ';
+    s += rdata_to_text(r.type, bytes_view(r.rdata.data(), r.rdata.size()));
+    return s;
+}
+
+// ---- the reader --------------------------------------------------------------------------
+
+namespace detail {
+struct zone_token {
+    std::string text; ///< raw: escapes kept (quoted strings without their quotes)
+    bool quoted = false;
+    std::uint32_t line = 0, col = 0;
+};
+struct zone_line {
+    std::vector<zone_token> tokens;
+    bool blank_owner = false;
+    std::uint32_t line = 0;
+};
+
+/// Splits zone text into logical lines (parentheses join physical lines; `;` comments).
+class zone_lexer {
+public:
+    explicit zone_lexer(std::string_view t) : t_(t) {}
+    /// The next logical line with at least one token; false at the end.
+    result<bool> next(zone_line& out) {
+        out = zone_line{};
+        int depth = 0;
+        bool at_line_start = true;
+        std::uint32_t paren_line = 0, paren_col = 0;
+        while (pos_ < t_.size()) {
+            const char c = t_[pos_];
+            if (c == '\n') {
+                advance();
+                if (depth == 0) {
+                    if (!out.tokens.empty()) return true;
+                    at_line_start = true;
+                    out.blank_owner = false;
+                }
+                continue;
+            }
+            if (c == ' ' || c == '\t' || c == '\r') {
+                if (at_line_start && out.tokens.empty() && depth == 0) out.blank_owner = true;
+                advance();
+                continue;
+            }
+            at_line_start = false;
+            if (c == ';') {
+                while (pos_ < t_.size() && t_[pos_] != '\n') advance();
+                continue;
+            }
+            if (c == '(') {
+                if (depth) return error(errc::parse_error, "zone: nested parenthesis").at(line_, col_);
+                depth = 1;
+                paren_line = line_;
+                paren_col = col_;
+                advance();
+                continue;
+            }
+            if (c == ')') {
+                if (!depth) return error(errc::parse_error, "zone: ')' without '('").at(line_, col_);
+                depth = 0;
+                advance();
+                continue;
+            }
+            zone_token tok;
+            tok.line = line_;
+            tok.col = col_;
+            if (out.tokens.empty()) out.line = line_;
+            if (c == '"') {
+                tok.quoted = true;
+                advance();
+                bool closed = false;
+                while (pos_ < t_.size()) {
+                    const char d = t_[pos_];
+                    if (d == '\\' && pos_ + 1 < t_.size()) {
+                        tok.text += d;
+                        advance();
+                        tok.text += t_[pos_];
+                        advance();
+                        continue;
+                    }
+                    if (d == '"') {
+                        closed = true;
+                        advance();
+                        break;
+                    }
+                    if (d == '\n') break;
+                    tok.text += d;
+                    advance();
+                }
+                if (!closed) return error(errc::parse_error, "zone: unterminated quoted string").at(tok.line, tok.col);
+            } else {
+                while (pos_ < t_.size()) {
+                    const char d = t_[pos_];
+                    if (d == ' ' || d == '\t' || d == '\r' || d == '\n' || d == ';' || d == '(' || d == ')' || d == '"') break;
+                    if (d == '\\' && pos_ + 1 < t_.size() && t_[pos_ + 1] != '\n') {
+                        tok.text += d;
+                        advance();
+                    }
+                    tok.text += t_[pos_];
+                    advance();
+                }
+            }
+            out.tokens.push_back(std::move(tok));
+        }
+        if (depth) return error(errc::parse_error, "zone: '(' never closed").at(paren_line, paren_col);
+        return !out.tokens.empty();
+    }
+
+private:
+    void advance() {
+        if (t_[pos_] == '\n') {
+            ++line_;
+            col_ = 1;
+        } else {
+            ++col_;
+        }
+        ++pos_;
+    }
+    std::string_view t_;
+    std::size_t pos_ = 0;
+    std::uint32_t line_ = 1, col_ = 1;
+};
+
+inline error tok_error(const zone_token& t, const char* op) {
+    return error(errc::parse_error, op).value(t.text).at(t.line, t.col);
+}
+
+/// Decodes `\X` and `\DDD` in a character string.
+inline result<std::string> decode_charstring(const zone_token& t) {
+    std::string out;
+    const std::string& s = t.text;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\\') {
+            out += s[i];
+            continue;
+        }
+        if (i + 1 >= s.size()) return tok_error(t, "zone: string ends in a backslash");
+        if (s[i + 1] >= '0' && s[i + 1] <= '9') {
+            if (i + 3 >= s.size() || !(s[i + 2] >= '0' && s[i + 2] <= '9') || !(s[i + 3] >= '0' && s[i + 3] <= '9'))
+                return tok_error(t, "zone: bad \\DDD escape");
+            const int v = (s[i + 1] - '0') * 100 + (s[i + 2] - '0') * 10 + (s[i + 3] - '0');
+            if (v > 255) return tok_error(t, "zone: \\DDD escape over 255");
+            out += static_cast<char>(v);
+            i += 3;
+        } else {
+            out += s[++i];
+        }
+    }
+    return out;
+}
+
+/// TTL: seconds, or BIND units (1w2d3h4m5s).
+inline std::optional<std::uint32_t> parse_ttl(std::string_view s) {
+    if (s.empty()) return std::nullopt;
+    std::uint64_t total = 0, cur = 0;
+    bool digits = false, unit_seen = false;
+    for (char c : s) {
+        if (c >= '0' && c <= '9') {
+            cur = cur * 10 + static_cast<unsigned>(c - '0');
+            if (cur > 0xFFFFFFFFu) return std::nullopt;
+            digits = true;
+            continue;
+        }
+        if (!digits) return std::nullopt;
+        std::uint64_t m = 0;
+        switch (c | 0x20) {
+        case 's': m = 1; break;
+        case 'm': m = 60; break;
+        case 'h': m = 3600; break;
+        case 'd': m = 86400; break;
+        case 'w': m = 604800; break;
+        default: return std::nullopt;
+        }
+        total += cur * m;
+        cur = 0;
+        digits = false;
+        unit_seen = true;
+    }
+    if (digits) {
+        if (unit_seen) return std::nullopt;
+        total += cur;
+    }
+    if (total > 0xFFFFFFFFu) return std::nullopt;
+    return static_cast<std::uint32_t>(total);
+}
+
+template <class Int>
+inline result<Int> tok_int(const zone_token& t, const char* op) {
+    std::uint64_t v = 0;
+    if (t.text.empty() || t.quoted) return tok_error(t, op);
+    for (char c : t.text) {
+        if (c < '0' || c > '9') return tok_error(t, op);
+        v = v * 10 + static_cast<unsigned>(c - '0');
+        if (v > static_cast<std::uint64_t>(static_cast<Int>(~Int{0}))) return tok_error(t, op);
+    }
+    return static_cast<Int>(v);
+}
+inline void put16(std::vector<std::uint8_t>& o, std::uint16_t v) {
+    o.push_back(static_cast<std::uint8_t>(v >> 8));
+    o.push_back(static_cast<std::uint8_t>(v & 0xFF));
+}
+inline void put32(std::vector<std::uint8_t>& o, std::uint32_t v) {
+    put16(o, static_cast<std::uint16_t>(v >> 16));
+    put16(o, static_cast<std::uint16_t>(v & 0xFFFF));
+}
+} // namespace detail
+
+/// Options for `parse_zone`.
+struct zone_options {
+    name origin{};            ///< initial $ORIGIN (root when not set)
+    std::uint32_t default_ttl = 3600; ///< used until a $TTL line
+};
+
+/// Reads zone-file text into records. Understands $ORIGIN, $TTL, relative names, `@`, a blank
+/// owner (the previous one), class IN or CLASSnnn, TYPEnnn, parentheses and comments, the
+/// types A AAAA NS CNAME PTR SOA MX TXT CAA DS DNSKEY, and `\# len hex` for any type.
+/// Errors name the line and column.
+[[nodiscard]] inline result<std::vector<record>> parse_zone(std::string_view text, const zone_options& opt = {}) {
+    using detail::tok_error;
+    std::vector<record> out;
+    detail::zone_lexer lex(text);
+    detail::zone_line ln;
+    name origin = opt.origin;
+    std::uint32_t default_ttl = opt.default_ttl;
+    std::optional<name> last_owner;
+    for (;;) {
+        BULKHEAD_TRY_ASSIGN(bool more, lex.next(ln));
+        if (!more) break;
+        auto& tk = ln.tokens;
+        std::size_t i = 0;
+        if (!ln.blank_owner && !tk[0].quoted && !tk[0].text.empty() && tk[0].text[0] == '$') {
+            if (tk[0].text == "$ORIGIN") {
+                if (tk.size() != 2) return tok_error(tk[0], "zone: $ORIGIN takes one name");
+                auto n = name::from_text(tk[1].text, origin);
+                if (!n) return std::move(n.error()).at(tk[1].line, tk[1].col);
+                origin = std::move(*n);
+                continue;
+            }
+            if (tk[0].text == "$TTL") {
+                if (tk.size() != 2) return tok_error(tk[0], "zone: $TTL takes one value");
+                auto t = detail::parse_ttl(tk[1].text);
+                if (!t) return tok_error(tk[1], "zone: bad $TTL value");
+                default_ttl = *t;
+                continue;
+            }
+            return tok_error(tk[0], "zone: unsupported directive");
+        }
+        record r;
+        if (ln.blank_owner) {
+            if (!last_owner) return error(errc::parse_error, "zone: record without an owner and no previous owner").at(tk[0].line, 1);
+            r.owner = *last_owner;
+        } else {
+            auto n = name::from_text(tk[0].text, origin);
+            if (!n) return std::move(n.error()).at(tk[0].line, tk[0].col);
+            r.owner = std::move(*n);
+            i = 1;
+        }
+        last_owner = r.owner;
+        bool have_ttl = false, have_class = false;
+        r.ttl = default_ttl;
+        std::uint16_t type = 0;
+        bool have_type = false;
+        for (; i < tk.size(); ++i) {
+            const auto& t = tk[i];
+            if (t.quoted) return tok_error(t, "zone: expected TTL, class or type");
+            if (!have_ttl && !t.text.empty() && t.text[0] >= '0' && t.text[0] <= '9') {
+                auto v = detail::parse_ttl(t.text);
+                if (!v) return tok_error(t, "zone: bad TTL");
+                r.ttl = *v;
+                have_ttl = true;
+                continue;
+            }
+            if (!have_class && bulkhead::detail::iequals(t.text, "IN")) {
+                have_class = true;
+                continue;
+            }
+            if (!have_class && t.text.size() > 5 && bulkhead::detail::iequals(t.text.substr(0, 5), "CLASS")) {
+                auto v = detail::tok_int<std::uint16_t>(detail::zone_token{t.text.substr(5), false, t.line, t.col}, "zone: bad CLASSnnn");
+                if (!v) return tok_error(t, "zone: bad CLASSnnn");
+                r.cls = *v;
+                have_class = true;
+                continue;
+            }
+            type = type_from_name(t.text);
+            if (!type && t.text.size() > 4 && bulkhead::detail::iequals(t.text.substr(0, 4), "TYPE")) {
+                auto v = detail::tok_int<std::uint16_t>(detail::zone_token{t.text.substr(4), false, t.line, t.col}, "zone: bad TYPEnnn");
+                if (!v) return tok_error(t, "zone: bad TYPEnnn");
+                type = *v;
+                have_type = true;
+            }
+            if (!type && !have_type) return tok_error(t, "zone: unknown type");
+            have_type = true;
+            ++i;
+            break;
+        }
+        if (!have_type) return error(errc::parse_error, "zone: record has no type").at(ln.line, tk.back().col);
+        r.type = type;
+        const std::size_t first = i;
+        const std::size_t nargs = tk.size() - first;
+        auto need = [&](std::size_t n) -> result<void> {
+            if (nargs < n) return error(errc::parse_error, "zone: too few RDATA fields").value(type_to_text(type)).at(tk.back().line, tk.back().col);
+            if (nargs > n) return tok_error(tk[first + n], "zone: unexpected extra RDATA field");
+            return {};
+        };
+        auto& o = r.rdata;
+        auto put_name = [&](const detail::zone_token& t) -> result<void> {
+            auto n = name::from_text(t.text, origin);
+            if (!n) return std::move(n.error()).at(t.line, t.col);
+            o.insert(o.end(), n->wire().begin(), n->wire().end());
+            return {};
+        };
+        if (nargs >= 1 && !tk[first].quoted && tk[first].text == "\\#") {
+            if (nargs < 2) return tok_error(tk[first], "zone: \\# needs a length");
+            BULKHEAD_TRY_ASSIGN(std::uint16_t len, detail::tok_int<std::uint16_t>(tk[first + 1], "zone: bad \\# length"));
+            std::string hex;
+            for (std::size_t k = first + 2; k < tk.size(); ++k) hex += tk[k].text;
+            if (hex.size() % 2) return tok_error(tk.back(), "zone: odd number of hex digits");
+            for (std::size_t k = 0; k < hex.size(); k += 2) {
+                const int a = detail::hex_value(hex[k]), b = detail::hex_value(hex[k + 1]);
+                if (a < 0 || b < 0) return tok_error(tk.back(), "zone: bad hex digit in \\# RDATA");
+                o.push_back(static_cast<std::uint8_t>(a * 16 + b));
+            }
+            if (o.size() != len)
+                return tok_error(tk[first + 1], "zone: \\# length does not match the hex data");
+        } else {
+            switch (type) {
+            case rr::a: {
+                BULKHEAD_TRY(need(1));
+                std::uint8_t b[4];
+                if (tk[first].quoted || ::inet_pton(AF_INET, tk[first].text.c_str(), b) != 1)
+                    return tok_error(tk[first], "zone: bad IPv4 address");
+                o.assign(b, b + 4);
+                break;
+            }
+            case rr::aaaa: {
+                BULKHEAD_TRY(need(1));
+                std::uint8_t b[16];
+                if (tk[first].quoted || ::inet_pton(AF_INET6, tk[first].text.c_str(), b) != 1)
+                    return tok_error(tk[first], "zone: bad IPv6 address");
+                o.assign(b, b + 16);
+                break;
+            }
+            case rr::ns:
+            case rr::cname:
+            case rr::ptr:
+                BULKHEAD_TRY(need(1));
+                BULKHEAD_TRY(put_name(tk[first]));
+                break;
+            case rr::mx: {
+                BULKHEAD_TRY(need(2));
+                BULKHEAD_TRY_ASSIGN(std::uint16_t pref, detail::tok_int<std::uint16_t>(tk[first], "zone: bad MX preference"));
+                detail::put16(o, pref);
+                BULKHEAD_TRY(put_name(tk[first + 1]));
+                break;
+            }
+            case rr::soa: {
+                BULKHEAD_TRY(need(7));
+                BULKHEAD_TRY(put_name(tk[first]));
+                BULKHEAD_TRY(put_name(tk[first + 1]));
+                for (std::size_t k = 2; k < 7; ++k) {
+                    auto v = detail::parse_ttl(tk[first + k].text);
+                    if (!v || tk[first + k].quoted) return tok_error(tk[first + k], "zone: bad SOA number");
+                    detail::put32(o, *v);
+                }
+                break;
+            }
+            case rr::txt: {
+                if (nargs == 0) return error(errc::parse_error, "zone: TXT needs at least one string").at(tk.back().line, tk.back().col);
+                for (std::size_t k = first; k < tk.size(); ++k) {
+                    BULKHEAD_TRY_ASSIGN(std::string s, detail::decode_charstring(tk[k]));
+                    if (s.size() > 255) return tok_error(tk[k], "zone: character string over 255 bytes");
+                    o.push_back(static_cast<std::uint8_t>(s.size()));
+                    o.insert(o.end(), s.begin(), s.end());
+                }
+                break;
+            }
+            case rr::caa: {
+                BULKHEAD_TRY(need(3));
+                BULKHEAD_TRY_ASSIGN(std::uint8_t flags, detail::tok_int<std::uint8_t>(tk[first], "zone: bad CAA flags"));
+                const auto& tag = tk[first + 1];
+                if (tag.quoted || tag.text.empty() || tag.text.size() > 255) return tok_error(tag, "zone: bad CAA tag");
+                for (char c : tag.text)
+                    if (!detail::is_alnum(c)) return tok_error(tag, "zone: CAA tag is not alphanumeric");
+                BULKHEAD_TRY_ASSIGN(std::string val, detail::decode_charstring(tk[first + 2]));
+                o.push_back(flags);
+                o.push_back(static_cast<std::uint8_t>(tag.text.size()));
+                o.insert(o.end(), tag.text.begin(), tag.text.end());
+                o.insert(o.end(), val.begin(), val.end());
+                break;
+            }
+            case rr::ds: {
+                if (nargs < 4) return error(errc::parse_error, "zone: DS needs key tag, algorithm, digest type, digest").at(tk.back().line, tk.back().col);
+                BULKHEAD_TRY_ASSIGN(std::uint16_t kt, detail::tok_int<std::uint16_t>(tk[first], "zone: bad DS key tag"));
+                BULKHEAD_TRY_ASSIGN(std::uint8_t alg, detail::tok_int<std::uint8_t>(tk[first + 1], "zone: bad DS algorithm"));
+                BULKHEAD_TRY_ASSIGN(std::uint8_t dt, detail::tok_int<std::uint8_t>(tk[first + 2], "zone: bad DS digest type"));
+                detail::put16(o, kt);
+                o.push_back(alg);
+                o.push_back(dt);
+                std::string hex;
+                for (std::size_t k = first + 3; k < tk.size(); ++k) hex += tk[k].text;
+                if (hex.size() % 2) return tok_error(tk.back(), "zone: odd number of hex digits");
+                for (std::size_t k = 0; k < hex.size(); k += 2) {
+                    const int a = detail::hex_value(hex[k]), b = detail::hex_value(hex[k + 1]);
+                    if (a < 0 || b < 0) return tok_error(tk.back(), "zone: bad hex digit in DS digest");
+                    o.push_back(static_cast<std::uint8_t>(a * 16 + b));
+                }
+                break;
+            }
+            case rr::dnskey: {
+                if (nargs < 4) return error(errc::parse_error, "zone: DNSKEY needs flags, protocol, algorithm, key").at(tk.back().line, tk.back().col);
+                BULKHEAD_TRY_ASSIGN(std::uint16_t fl, detail::tok_int<std::uint16_t>(tk[first], "zone: bad DNSKEY flags"));
+                BULKHEAD_TRY_ASSIGN(std::uint8_t pr, detail::tok_int<std::uint8_t>(tk[first + 1], "zone: bad DNSKEY protocol"));
+                BULKHEAD_TRY_ASSIGN(std::uint8_t alg, detail::tok_int<std::uint8_t>(tk[first + 2], "zone: bad DNSKEY algorithm"));
+                detail::put16(o, fl);
+                o.push_back(pr);
+                o.push_back(alg);
+                std::string b64;
+                for (std::size_t k = first + 3; k < tk.size(); ++k) b64 += tk[k].text;
+                std::uint32_t acc = 0;
+                int bits = 0;
+                std::size_t pad = 0;
+                for (char c : b64) {
+                    if (c == '=') {
+                        ++pad;
+                        continue;
+                    }
+                    const int v = detail::b64_value(c);
+                    if (v < 0 || pad) return tok_error(tk.back(), "zone: bad base64 in DNSKEY");
+                    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+                    bits += 6;
+                    if (bits >= 8) {
+                        bits -= 8;
+                        o.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xFF));
+                    }
+                }
+                if (o.size() == 4) return tok_error(tk.back(), "zone: empty DNSKEY key");
+                break;
+            }
+            default:
+                return tok_error(tk[first > 0 ? first - 1 : 0], "zone: this type needs the generic \\# form");
+            }
+        }
+        if (o.size() > 0xFFFF) return error(errc::too_large, "zone: RDATA over 65535 bytes").at(ln.line, 1);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+} // namespace dns
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/dns/text.hpp ----
+// ---- end bulkhead/dns.hpp ----
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace caa {
+
+/// What one CAA lookup at one name found.
+struct lookup {
+    dns::name qname;                   ///< the name asked for
+    std::vector<dns::name> aliases;    ///< CNAME targets followed, in order
+    bool transport_failed = false;     ///< no usable answer at all (timeout, network error)
+    std::string failure;               ///< the transport error's message
+    std::uint16_t rcode = 0;
+    std::vector<dns::extended_error> ede;
+    std::vector<property> records;     ///< the CAA RRset at the end of the alias chain
+
+    /// NOERROR and NXDOMAIN are answers; everything else (and no answer) is a failure.
+    [[nodiscard]] bool failed() const noexcept {
+        return transport_failed || (rcode != dns::rcode::noerror && rcode != dns::rcode::nxdomain);
+    }
+    [[nodiscard]] const dns::name& final_name() const noexcept { return aliases.empty() ? qname : aliases.back(); }
+};
+
+/// Anything that can look up the CAA RRset of a name, following aliases like a resolver.
+using lookup_fn = std::function<lookup(const dns::name&)>;
+
+/// Interprets a resolver's answer to `qname CAA`: follows the CNAME chain in the answer
+/// section (at most 16 links) and collects the CAA records owned by its end.
+[[nodiscard]] inline lookup lookup_from_response(const dns::name& qname, const dns::response& r) {
+    lookup l;
+    l.qname = qname;
+    l.rcode = r.rcode;
+    l.ede = r.ede;
+    const auto m = r.message();
+    dns::name cur = qname;
+    for (int hop = 0; hop < 16; ++hop) {
+        bool moved = false;
+        for (const auto& rec : m.answers()) {
+            if (rec.type != dns::rr::cname || !rec.owner.equals(cur)) continue;
+            auto t = dns::as_name(rec);
+            if (!t) continue;
+            cur = dns::name(*t);
+            l.aliases.push_back(cur);
+            moved = true;
+            break;
+        }
+        if (!moved) break;
+    }
+    for (const auto& rec : m.answers()) {
+        if (rec.type != dns::rr::caa || !rec.owner.equals(cur)) continue;
+        if (auto p = parse_property(rec.rdata())) l.records.push_back(std::move(*p));
+        else l.records.push_back(property{0xFF, "", ""}); // unreadable RDATA: treated as critical unknown
+    }
+    return l;
+}
+
+/// A lookup function over a stub resolver.
+[[nodiscard]] inline lookup_fn resolver_lookup(dns::resolver_options opt) {
+    return [opt = std::move(opt)](const dns::name& n) {
+        auto r = dns::resolve(n, dns::rr::caa, opt);
+        if (!r) {
+            lookup l;
+            l.qname = n;
+            l.transport_failed = true;
+            l.failure = r.error().message();
+            return l;
+        }
+        return lookup_from_response(n, *r);
+    };
+}
+
+/// A lookup function over records held in memory (a zone file read with dns::parse_zone):
+/// CNAMEs are followed, wildcard owners (`*.example.com`) answer for names that do not exist
+/// below their parent (RFC 4592, closest encloser), and a name with no records at all is
+/// NXDOMAIN.
+[[nodiscard]] inline lookup_fn zone_lookup(std::vector<dns::record> records) {
+    return [recs = std::move(records)](const dns::name& n) {
+        auto exists = [&](const dns::name& x) {
+            for (const auto& r : recs)
+                if (r.owner.is_subdomain_of(x)) return true; // empty non-terminals exist too
+            return false;
+        };
+        // The owner whose records answer for `x`: x itself, or the wildcard at its closest encloser.
+        auto source = [&](const dns::name& x) -> std::optional<dns::name> {
+            if (exists(x)) return x;
+            for (dns::name e = x.parent();; e = e.parent()) {
+                if (exists(e)) {
+                    auto w = e.child("*");
+                    if (w && exists(*w)) return *w;
+                    return std::nullopt;
+                }
+                if (e.is_root()) return std::nullopt;
+            }
+        };
+        lookup l;
+        l.qname = n;
+        dns::name cur = n;
+        std::optional<dns::name> src = source(cur);
+        for (int hop = 0; hop < 16 && src; ++hop) {
+            const dns::record* cn = nullptr;
+            for (const auto& r : recs)
+                if (r.type == dns::rr::cname && r.owner == *src) cn = &r;
+            if (!cn) break;
+            auto t = dns::name_view::at(dns::bytes_view(cn->rdata.data(), cn->rdata.size()), 0, false);
+            if (!t) break;
+            cur = dns::name(*t);
+            l.aliases.push_back(cur);
+            src = source(cur);
+        }
+        if (src) {
+            for (const auto& r : recs) {
+                if (r.type != dns::rr::caa || !(r.owner == *src)) continue;
+                if (auto p = parse_property(dns::bytes_view(r.rdata.data(), r.rdata.size()))) l.records.push_back(std::move(*p));
+                else l.records.push_back(property{0xFF, "", ""});
+            }
+        }
+        l.rcode = src ? dns::rcode::noerror : dns::rcode::nxdomain;
+        return l;
+    };
+}
+
+/// The certificate request being judged.
+struct request {
+    std::string domain;              ///< "www.example.com" or "*.example.com"
+    std::string ca = "letsencrypt.org"; ///< the CA's issuer domain name
+    std::optional<std::string> account_uri;       ///< RFC 8657 accounturi to match
+    std::optional<std::string> validation_method; ///< RFC 8657 method the CA would use ("http-01")
+};
+
+enum class reason : std::uint8_t {
+    no_caa,              ///< permit: no CAA RRset up to the TLD
+    no_restriction,      ///< permit: the set holds no property that restricts issuance for this name
+    authorized,          ///< permit: a property names this CA and its parameters fit
+    lookup_failed,       ///< deny: a lookup at or below the relevant set failed
+    critical_unknown,    ///< deny: a critical property this CA does not understand
+    not_authorized,      ///< deny: properties name other CAs only
+    no_ca_allowed,       ///< deny: only empty issuer names (`issue ";"`)
+    account_mismatch,    ///< deny: this CA is named but with another accounturi
+    method_mismatch,     ///< deny: this CA is named but not for this validation method
+    malformed,           ///< deny: the only properties naming a CA cannot be parsed
+};
+
+[[nodiscard]] constexpr std::string_view reason_name(reason r) noexcept {
+    switch (r) {
+    case reason::no_caa: return "no_caa";
+    case reason::no_restriction: return "no_restriction";
+    case reason::authorized: return "authorized";
+    case reason::lookup_failed: return "lookup_failed";
+    case reason::critical_unknown: return "critical_unknown";
+    case reason::not_authorized: return "not_authorized";
+    case reason::no_ca_allowed: return "no_ca_allowed";
+    case reason::account_mismatch: return "account_mismatch";
+    case reason::method_mismatch: return "method_mismatch";
+    case reason::malformed: return "malformed";
+    }
+    return "unknown";
+}
+
+/// The outcome, with everything needed to explain it.
+struct verdict {
+    bool permitted = false;
+    enum reason why = reason::no_caa;
+    bool wildcard = false;
+    std::optional<dns::name> relevant_name;  ///< where the relevant (non-empty) set was found
+    std::vector<property> relevant_set;
+    std::optional<property> deciding;        ///< the property that decided, when one did
+    std::vector<lookup> trail;               ///< every lookup, in order
+    std::optional<std::size_t> failed_lookup; ///< index into trail when why == lookup_failed
+    std::string explanation;                 ///< one or two sentences for a hosting customer
+};
+
+namespace detail {
+inline std::string rcode_text(std::uint16_t rc) {
+    const auto n = dns::rcode_name(rc);
+    return n.empty() ? "RCODE" + std::to_string(rc) : std::string(n);
+}
+inline std::string ede_text(const std::vector<dns::extended_error>& ede) {
+    std::string s;
+    for (const auto& e : ede) {
+        if (!s.empty()) s += "; ";
+        s += "Extended DNS Error " + std::to_string(e.info_code);
+        const auto n = dns::ede_name(e.info_code);
+        if (!n.empty()) s += " \"" + std::string(n) + "\"";
+        if (!e.text.empty()) s += ": " + e.text;
+    }
+    return s;
+}
+inline std::string list_issuers(const std::vector<std::string>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) s += i + 1 == v.size() ? " and " : ", ";
+        s += v[i];
+    }
+    return s;
+}
+} // namespace detail
+
+/// Judges `req`: finds the Relevant RRset with `lookup_caa` and applies RFC 8659 / 8657.
+/// Only an unusable request (a name that cannot be parsed) is an error; DNS failures are
+/// verdicts (deny) that name the failing lookup.
+[[nodiscard]] inline result<verdict> check(const request& req, const lookup_fn& lookup_caa) {
+    verdict v;
+    std::string_view dom = req.domain;
+    if (dom.size() >= 2 && dom.substr(0, 2) == "*.") {
+        v.wildcard = true;
+        dom.remove_prefix(2);
+    }
+    auto parsed = dns::name::parse(dom);
+    if (!parsed) return std::move(parsed.error()).subject(req.domain);
+    if (parsed->is_root()) return error(errc::invalid_argument, "caa: the root is not a certificate name").subject(req.domain);
+    const std::string who = req.domain;
+    const std::string& ca = req.ca;
+
+    // RFC 8659 3: RelevantCAASet climbs toward the TLD and never asks about the root.
+    for (dns::name d = *parsed; !d.is_root(); d = d.parent()) {
+        v.trail.push_back(lookup_caa(d));
+        const lookup& l = v.trail.back();
+        if (l.failed()) {
+            v.permitted = false;
+            v.why = reason::lookup_failed;
+            v.failed_lookup = v.trail.size() - 1;
+            std::string what = l.transport_failed ? "got no answer (" + l.failure + ")"
+                                                  : "failed with " + detail::rcode_text(l.rcode);
+            const std::string ede = detail::ede_text(l.ede);
+            if (!ede.empty()) what += " (" + ede + ")";
+            v.explanation = "The CAA lookup for " + l.qname.to_display() +
+                            (l.aliases.empty() ? std::string() : " (an alias of " + l.final_name().to_display() + ")") + " " + what +
+                            ". A CA must not issue when it cannot read the CAA records, so " + ca +
+                            " will refuse to issue a certificate for " + who +
+                            " until the DNS for " + l.qname.to_display() + " answers correctly.";
+            return v;
+        }
+        if (!l.records.empty()) {
+            v.relevant_name = d;
+            v.relevant_set = l.records;
+            break;
+        }
+    }
+    if (!v.relevant_name) {
+        v.permitted = true;
+        v.why = reason::no_caa;
+        v.explanation = "No CAA records exist for " + std::string(dom) + " or any parent domain, so any CA, " + ca +
+                        " included, may issue a certificate for " + who + ".";
+        return v;
+    }
+    const std::string where = v.relevant_name->to_display();
+    const std::string where_via = v.trail.back().aliases.empty()
+                                      ? where
+                                      : where + " (through its alias " + v.trail.back().final_name().to_display() + ")";
+
+    // RFC 8659 4.1: a critical property with a tag the CA does not understand forbids issuance.
+    for (const auto& p : v.relevant_set) {
+        const auto k = p.kind();
+        if (p.critical() && (k == tag_kind::unknown || k == tag_kind::invalid)) {
+            v.permitted = false;
+            v.why = reason::critical_unknown;
+            v.deciding = p;
+            v.explanation = "The CAA record " + p.to_text() + " at " + where_via +
+                            " is marked critical but " + ca + " does not understand the tag \"" + p.tag +
+                            "\", so " + ca + " must refuse to issue for " + who + ".";
+            return v;
+        }
+    }
+    // RFC 8659 4.3: issuewild properties, when present, replace issue properties for wildcards.
+    bool any_wild = false;
+    for (const auto& p : v.relevant_set) any_wild |= p.kind() == tag_kind::issuewild;
+    const tag_kind use = (v.wildcard && any_wild) ? tag_kind::issuewild : tag_kind::issue;
+    const char* use_name = use == tag_kind::issuewild ? "issuewild" : "issue";
+    std::vector<const property*> relevant;
+    for (const auto& p : v.relevant_set)
+        if (p.kind() == use) relevant.push_back(&p);
+    if (relevant.empty()) {
+        v.permitted = true;
+        v.why = reason::no_restriction;
+        v.explanation = "The CAA records at " + where_via + " hold no \"issue\" property" +
+                        std::string(v.wildcard ? " or \"issuewild\" property" : "") +
+                        " that restricts this name, so any CA, " + ca + " included, may issue for " + who + ".";
+        return v;
+    }
+    std::vector<std::string> others;
+    const property* account_bad = nullptr;
+    const property* method_bad = nullptr;
+    const property* malformed = nullptr;
+    std::string account_detail, method_detail;
+    for (const property* p : relevant) {
+        auto iv = parse_issue_value(p->value);
+        if (!iv) {
+            if (!malformed) malformed = p;
+            continue;
+        }
+        if (iv->issuer.empty()) continue;
+        if (!detail::ieq(iv->issuer, ca)) {
+            others.push_back(iv->issuer);
+            continue;
+        }
+        // RFC 8657 3 and 4: a record naming this CA authorizes only a matching account and method.
+        int accounturis = 0, methods = 0;
+        for (const auto& par : iv->parameters) {
+            accounturis += detail::ieq(par.tag, "accounturi");
+            methods += detail::ieq(par.tag, "validationmethods");
+        }
+        if (accounturis > 1 || methods > 1) {
+            if (!malformed) malformed = p;
+            continue;
+        }
+        if (const auto* a = iv->find("accounturi")) {
+            if (!req.account_uri || *req.account_uri != a->value) {
+                if (!account_bad) {
+                    account_bad = p;
+                    account_detail = a->value;
+                }
+                continue;
+            }
+        }
+        if (const auto* m = iv->find("validationmethods")) {
+            auto list = parse_validation_methods(m->value);
+            bool ok = false;
+            if (list && req.validation_method)
+                for (const auto& x : *list) ok |= detail::ieq(x, *req.validation_method);
+            if (!ok) {
+                if (!method_bad) {
+                    method_bad = p;
+                    method_detail = m->value;
+                }
+                continue;
+            }
+        }
+        v.permitted = true;
+        v.why = reason::authorized;
+        v.deciding = *p;
+        v.explanation = "The CAA record " + p->to_text() + " at " + where_via + " allows " + ca + " to issue for " + who + ".";
+        return v;
+    }
+    v.permitted = false;
+    // Records cannot sit beside a CNAME: for an alias, the hint names the alias's target.
+    const std::string add_hint = " To allow it, add `" + v.trail.back().final_name().to_display() + ". CAA 0 " + use_name +
+                                 " \"" + ca + "\"`.";
+    if (account_bad) {
+        v.why = reason::account_mismatch;
+        v.deciding = *account_bad;
+        v.explanation = "The CAA record " + account_bad->to_text() + " at " + where_via + " lets " + ca +
+                        " issue only for the ACME account " + account_detail + ", " +
+                        (req.account_uri ? "not for " + *req.account_uri : std::string("and no account was given")) +
+                        ", so " + ca + " will refuse to issue for " + who + ".";
+    } else if (method_bad) {
+        v.why = reason::method_mismatch;
+        v.deciding = *method_bad;
+        v.explanation = "The CAA record " + method_bad->to_text() + " at " + where_via + " lets " + ca +
+                        " validate only with " + method_detail + ", " +
+                        (req.validation_method ? "not with " + *req.validation_method : std::string("and no method was given")) +
+                        ", so " + ca + " will refuse to issue for " + who + ".";
+    } else if (!others.empty()) {
+        v.why = reason::not_authorized;
+        v.explanation = "The CAA records at " + where_via + " allow only " + detail::list_issuers(others) + " to issue" +
+                        (use == tag_kind::issuewild ? " wildcard certificates" : std::string()) + "; " + ca +
+                        " is not listed, so it will refuse to issue for " + who + "." + add_hint;
+    } else if (malformed) {
+        v.why = reason::malformed;
+        v.deciding = *malformed;
+        v.explanation = "The CAA record " + malformed->to_text() + " at " + where_via +
+                        " cannot be parsed, so it authorizes no CA and " + ca + " will refuse to issue for " + who + "." + add_hint;
+    } else {
+        v.why = reason::no_ca_allowed;
+        v.deciding = *relevant.front();
+        v.explanation = "The CAA record " + relevant.front()->to_text() + " at " + where_via + " forbids every CA from issuing" +
+                        (use == tag_kind::issuewild ? " wildcard certificates" : std::string()) + ", so " + ca +
+                        " will refuse to issue for " + who + ".";
+    }
+    return v;
+}
+
+} // namespace caa
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/caa/check.hpp ----
+// ---- end bulkhead/caa.hpp ----
 // ---- begin bulkhead/process.hpp ----
 /// \file process.hpp
 /// `child`: a process owned through its pidfd. Destroying a running child kills and reaps it,

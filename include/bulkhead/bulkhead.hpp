@@ -2,7 +2,9 @@
 /// \file bulkhead.hpp
 /// The umbrella header: includes every public header of the library and nothing else.
 
+#include "bulkhead/caa.hpp"
 #include "bulkhead/config.hpp"
+#include "bulkhead/dns.hpp"
 #include "bulkhead/error.hpp"
 #include "bulkhead/fd.hpp"
 #include "bulkhead/process.hpp"
