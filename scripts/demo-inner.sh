@@ -20,12 +20,14 @@ work=$(mktemp -d /tmp/bulkhead-demo.XXXXXX)
 chmod 711 "$work" # site users must traverse it to their webroots
 state=$work/state
 sup_pid=""
+nsd_pid=""
 results=()
 fails=0
 cleanup() {
   if [ -n "$sup_pid" ] && kill -0 "$sup_pid" 2>/dev/null; then
     kill -TERM "$sup_pid"; wait "$sup_pid" 2>/dev/null
   fi
+  if [ -n "$nsd_pid" ]; then kill -TERM "$nsd_pid" 2>/dev/null; wait "$nsd_pid" 2>/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,9 +50,41 @@ echo "site ", gethostname(), ": PHP ", PHP_VERSION, " as uid ", posix_getuid(), 
 PHP
   echo "secret of $s" > "$work/www/$s/secret.txt"
 done
+# A local authoritative DNS server for the sites' domains (CAA preflight).
+mkdir -p "$work/dns"
+cat > "$work/dns/example.zone" <<'ZONE'
+$ORIGIN example.
+$TTL 300
+@     IN SOA ns.example. hostmaster.example. 1 3600 600 86400 300
+@     IN NS  ns.example.
+ns    IN A   127.0.0.53
+alpha IN CAA 0 issue "letsencrypt.org"
+beta  IN CAA 0 issue "sectigo.com"
+beta  IN CAA 0 iodef "mailto:security@beta.example"
+ZONE
+cat > "$work/dns/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.53@5353
+  username: ""
+  chroot: ""
+  zonesdir: "$work/dns"
+  pidfile: "$work/dns/nsd.pid"
+  database: ""
+  xfrdfile: "$work/dns/xfrd.state"
+  zonelistfile: "$work/dns/zone.list"
+  logfile: "$work/dns/nsd.log"
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: example
+  zonefile: example.zone
+CONF
+nsd -d -c "$work/dns/nsd.conf" & nsd_pid=$!
 limits='"limits": {"memory_max": "256M", "memory_high": "192M", "pids_max": 64, "cpu_max": "50000 100000"}'
 cat > "$work/sites.json" <<JSON
 {"state_dir": "$state",
+ "caa": {"ca": "letsencrypt.org", "servers": ["127.0.0.53:5353"]},
  "sites": [
   {"name": "alpha", "domains": ["alpha.example"], "webroot": "$work/www/alpha", $limits},
   {"name": "beta",  "domains": ["beta.example"],  "webroot": "$work/www/beta",  $limits},
@@ -91,6 +125,13 @@ check "alpha: root inside is not root outside" grep -q '"uid_map":"0 *200000 *65
 check "alpha: seccomp blocks io_uring, ptrace, bpf, keyctl, mount, unshare, setns, kexec, modules..." \
   bash -c "grep -q '\"seccomp_mode\":2' <<<'$audit' && ! grep -q '\"outcome\":\"reachable\"' <<<'$audit'"
 
+say "CAA preflight: may letsencrypt.org issue for each site's domain? (local DNS server)"
+sh_ certcheck
+check "letsencrypt.org may issue for alpha.example (CAA names it)" \
+  grep -q '"event":"certcheck","site":"alpha","domain":"alpha.example","ca":"letsencrypt.org","permitted":true' "$work/events.log"
+check "letsencrypt.org may not issue for beta.example (CAA names sectigo.com only), and sitehost says why" \
+  bash -c "grep '\"event\":\"certcheck\",\"site\":\"beta\"' '$work/events.log' | grep '\"permitted\":false' | grep -q sectigo.com"
+
 say "alpha against beta"
 # beta's nginx master, by its pid on the host
 bpid=$(sh_ status --json | grep -o '"name":"beta".*' | grep -o '"name":"nginx","running":true,"pid":[0-9]*' | head -n1 | grep -o '[0-9]*$')
@@ -123,6 +164,7 @@ kill -TERM "$sup_pid"; wait "$sup_pid"; sup_pid=""
 check "no cgroup left" bash -c "! ls -d /sys/fs/cgroup/bulkhead-sitehost /sys/fs/cgroup/unified/bulkhead-sitehost 2>/dev/null"
 check "no veth left" bash -c "! ip -o link | grep -q 'bh[0-9]-'"
 check "no site process left" bash -c "! pgrep -f '[n]ginx: master|[p]hp-fpm: master'"
+kill -TERM "$nsd_pid" 2>/dev/null; wait "$nsd_pid" 2>/dev/null; nsd_pid=""
 check "/dev/null is still root:root 0666" bash -c "[ \"\$(stat -c '%u:%g %a' /dev/null)\" = '0:0 666' ]"
 
 say "events (JSON lines)"

@@ -65,8 +65,18 @@ struct site {
     json::location where{};      ///< where the site was declared, for later errors
 };
 
+/// CAA preflight: which CA the host orders certificates from, and where to ask DNS.
+struct caa_settings {
+    std::string ca = "letsencrypt.org";
+    std::vector<std::string> servers; ///< "IP[:PORT]"; empty: /etc/resolv.conf
+    std::optional<std::string> account_uri;       ///< RFC 8657 accounturi of the host's account
+    std::optional<std::string> validation_method; ///< e.g. "http-01"
+    bool on_up = true;                            ///< `up` checks every domain and logs it
+};
+
 struct config {
     std::string path; ///< the file it was read from, for messages
+    caa_settings caa;
     std::string state_dir = "/run/bulkhead-sitehost";
     std::string ipv4_pool = "10.88.0.0/16"; ///< /30 per site: .1 host side, .2 the site
     id_range id_pool{200000, 65536u * 64};  ///< ranges are allotted from here
@@ -458,9 +468,34 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     detail::reader r{ck};
     const json::value& v = *doc;
     if (!v.is_object()) return ck.fail(v, "(top level)", "expected an object");
-    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites"}));
+    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa"}));
     config c;
     c.path = file;
+    if (const auto* a = v.find("caa")) {
+        if (!a->is_object()) return ck.fail(*a, "caa", "expected an object");
+        BULKHEAD_TRY(r.known_keys(*a, "caa", {"ca", "servers", "account_uri", "validation_method", "on_up"}));
+        if (const auto* x = a->find("ca")) {
+            BULKHEAD_TRY_ASSIGN(c.caa.ca, r.string(*x, "caa.ca"));
+            if (!detail::valid_domain(c.caa.ca)) return ck.fail(*x, "caa.ca", "not a valid issuer domain name");
+        }
+        if (const auto* x = a->find("servers")) {
+            if (!x->is_array()) return ck.fail(*x, "caa.servers", "expected an array of \"IP[:PORT]\"");
+            for (std::size_t i = 0; i < x->items().size(); ++i) {
+                BULKHEAD_TRY_ASSIGN(std::string sv, r.string(x->items()[i], "caa.servers[" + std::to_string(i) + "]"));
+                c.caa.servers.push_back(std::move(sv));
+            }
+        }
+        if (const auto* x = a->find("account_uri")) {
+            BULKHEAD_TRY_ASSIGN(c.caa.account_uri, r.string(*x, "caa.account_uri"));
+        }
+        if (const auto* x = a->find("validation_method")) {
+            BULKHEAD_TRY_ASSIGN(c.caa.validation_method, r.string(*x, "caa.validation_method"));
+        }
+        if (const auto* x = a->find("on_up")) {
+            if (!x->is_bool()) return ck.fail(*x, "caa.on_up", "expected true or false");
+            c.caa.on_up = x->as_bool();
+        }
+    }
     if (const auto* s = v.find("state_dir")) {
         BULKHEAD_TRY_ASSIGN(c.state_dir, r.string(*s, "state_dir"));
         if (!detail::clean_absolute_path(c.state_dir)) return ck.fail(*s, "state_dir", "must be an absolute path");

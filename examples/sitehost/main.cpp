@@ -23,6 +23,7 @@ const char* usage = R"(usage:
   sitehost exec SITE [--root] -- COMMAND [ARGS...]
   sitehost shutdown
   sitehost check CONFIG
+  sitehost certcheck [SITE] [--config CONFIG] [--json]
 
 up        starts every site of CONFIG (a JSON sites file, see docs/sitehost.md) and
           supervises it in the foreground: crashed servers restart with back-off; events
@@ -38,6 +39,9 @@ up        starts every site of CONFIG (a JSON sites file, see docs/sitehost.md) 
   exec      run COMMAND inside SITE (as www-data, or --root: root of the site's own user
           namespace), with this terminal as its stdio; exits with its status
   check     validate CONFIG and print the allotted ids and addresses
+  certcheck CAA preflight: may the configured CA (default letsencrypt.org) issue for each
+          domain of SITE (or of every site)? Prints the verdict and why; exits 1 when a
+          domain is refused. Reads CONFIG, or asks the running supervisor which it uses.
 
 options for the client commands: --state-dir DIR (default: $SITEHOST_STATE_DIR or
 /run/bulkhead-sitehost, the state_dir of the config)
@@ -140,6 +144,7 @@ int cmd_up(int argc, char** argv) {
     sitehost::supervisor sup(std::move(*cfg), opt);
     if (auto r = sup.prepare(); !r) return fail(r.error().message(), 1);
     if (auto r = sup.start_all(); !r) return fail(r.error().message(), 1);
+    sup.certcheck_all();
     auto r = sup.run();
     sup.shutdown();
     if (!r) return fail(r.error().message(), 1);
@@ -198,6 +203,49 @@ int cmd_client(const std::string& cmd, int argc, char** argv) {
     return 0;
 }
 
+int cmd_certcheck(int argc, char** argv) {
+    std::string state_dir = state_dir_default(), config_path, only;
+    bool as_json = false;
+    for (int i = 0; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--json") as_json = true;
+        else if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+        else if (a == "--state-dir" && i + 1 < argc) state_dir = argv[++i];
+        else if (!a.empty() && a[0] == '-') return fail("certcheck: unknown option '" + a + "'", 2);
+        else if (only.empty()) only = a;
+        else return fail("certcheck: one SITE at most", 2);
+    }
+    if (config_path.empty()) {
+        auto raw = request(state_dir, R"({"cmd":"config"})");
+        if (!raw) return fail("certcheck: " + raw.error().message() + "; or pass --config CONFIG", 2);
+        auto v = bulkhead::detail::json::parse(*raw);
+        const auto* p = v ? v->find("path") : nullptr;
+        if (!p) return fail("certcheck: malformed reply from the supervisor", 2);
+        config_path = p->as_string();
+    }
+    auto cfg = sitehost::load_config(config_path);
+    if (!cfg) return fail(cfg.error().message(), 2);
+    bool found = only.empty(), denied = false;
+    bulkhead::detail::json::writer w;
+    w.begin_array();
+    for (const auto& s : cfg->sites) {
+        if (!only.empty() && s.name != only) continue;
+        found = true;
+        auto r = sitehost::certcheck(cfg->caa, s);
+        if (!r) return fail("certcheck " + s.name + ": " + r.error().message(), 2);
+        for (const auto& v : *r) {
+            denied |= !v.permitted;
+            if (as_json) sitehost::to_json(w, v);
+            else std::printf("%-10s %-28s %-7s %s\n", s.name.c_str(), v.domain.c_str(),
+                             v.permitted ? "permit" : "DENY", v.explanation.c_str());
+        }
+    }
+    w.end_array();
+    if (!found) return fail("certcheck: no site named '" + only + "' in " + config_path, 2);
+    if (as_json) std::printf("%s\n", w.str().c_str());
+    return denied ? 1 : 0;
+}
+
 int cmd_check(int argc, char** argv) {
     if (argc != 1) return fail("check: CONFIG missing", 2);
     auto cfg = sitehost::load_config(argv[0]);
@@ -219,6 +267,7 @@ int main(int argc, char** argv) {
     std::string cmd = argv[1];
     if (cmd == "up") return cmd_up(argc - 2, argv + 2);
     if (cmd == "check") return cmd_check(argc - 2, argv + 2);
+    if (cmd == "certcheck") return cmd_certcheck(argc - 2, argv + 2);
     if (cmd == "status" || cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "restart" ||
         cmd == "exec" || cmd == "shutdown")
         return cmd_client(cmd, argc - 2, argv + 2);

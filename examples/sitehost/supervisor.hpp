@@ -4,6 +4,7 @@
 // on SIGTERM/SIGINT. Single-threaded: one epoll loop over pidfds, inotify fds, a signalfd and
 // the control socket.
 
+#include "certcheck.hpp"
 #include "compartment.hpp"
 #include "config.hpp"
 #include "control.hpp"
@@ -116,6 +117,26 @@ public:
             sites_.push_back(std::move(rt));
         }
         return {};
+    }
+
+    /// CAA preflight of every site's domains, as events (`certcheck`).
+    void certcheck_all() {
+        if (!cfg_.caa.on_up) return;
+        for (const auto& s : cfg_.sites) {
+            auto r = certcheck(cfg_.caa, s);
+            if (!r) {
+                auto w = event("certcheck_failed", s.name);
+                w.field("error", r.error().message());
+                emit(opt_.log_fd, std::move(w));
+                continue;
+            }
+            for (const auto& v : *r) {
+                auto w = event("certcheck", s.name);
+                w.field("domain", v.domain).field("ca", cfg_.caa.ca).field("permitted", v.permitted)
+                    .field("reason", v.reason).field("explanation", v.explanation);
+                emit(opt_.log_fd, std::move(w));
+            }
+        }
     }
 
     /// The event loop; returns after SIGTERM/SIGINT or a `shutdown` request.
@@ -449,6 +470,12 @@ private:
             for (std::size_t i = 0; i < cfg_.sites.size(); ++i) out += (i ? "," : "") + site_status_json(i);
             out += "]}";
             (void)send_message(c.get(), out);
+            return;
+        }
+        if (name == "config") {
+            json::writer w;
+            w.begin_object().field("ok", true).field("path", cfg_.path).end_object();
+            (void)send_message(c.get(), std::move(w).str());
             return;
         }
         if (name == "shutdown") {
