@@ -117,7 +117,8 @@ fi
 # --- initramfs -----------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulkhead-vm.XXXXXX")
 qpid=""
-cleanup() { [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null; rm -rf "$work"; }
+# timeout(1) passes TERM on to qemu; a KILL would orphan qemu.
+cleanup() { [ -n "$qpid" ] && kill -TERM "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 root=$work/root

@@ -224,7 +224,15 @@ TEST_CASE("open() adopts without owning", "[kernel]") {
     CHECK(exists(g->path()));
     auto notcg = cgroup::open("/tmp");
     REQUIRE(!notcg);
-    CHECK(notcg.error().message() == "cgroup: open /tmp: invalid argument (not a cgroup v2 directory (no cgroup.procs))");
+    CHECK(notcg.error().message() ==
+          "cgroup: open /tmp: invalid argument (not a cgroup v2 directory (not on a cgroup2 filesystem))");
+    auto sys = cg::discover();
+    REQUIRE(sys);
+    if (auto v1 = sys->v1_mount_of("memory")) {
+        auto o1 = cgroup::open(*v1);
+        REQUIRE(!o1);
+        CHECK(o1.error().message() == "cgroup: open " + *v1 + ": invalid argument (a cgroup v1 hierarchy, not cgroup v2)");
+    }
     auto missing = cgroup::open(mount + "/bulkhead-no-such-group");
     REQUIRE(!missing);
     CHECK(missing.error().sys_errno() == ENOENT);

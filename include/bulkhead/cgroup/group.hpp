@@ -28,7 +28,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -124,10 +126,14 @@ public:
         int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) return std::move(error::from_errno("cgroup: open").subject(path));
         unique_fd dir(fd);
-        if (::faccessat(fd, "cgroup.procs", F_OK, 0) != 0)
+        struct statfs fs;
+        if (::fstatfs(fd, &fs) != 0) return std::move(error::from_errno("cgroup: open").subject(path));
+        if (fs.f_type != CGROUP2_SUPER_MAGIC)
             return std::move(error(errc::invalid_argument, "cgroup: open")
                                  .subject(path)
-                                 .note("not a cgroup v2 directory (no cgroup.procs)"));
+                                 .note(fs.f_type == CGROUP_SUPER_MAGIC
+                                           ? "a cgroup v1 hierarchy, not cgroup v2"
+                                           : "not a cgroup v2 directory (not on a cgroup2 filesystem)"));
         cgroup g;
         g.dir_ = std::move(dir);
         g.path_ = std::move(path);
