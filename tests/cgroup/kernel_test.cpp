@@ -233,6 +233,17 @@ TEST_CASE("open() adopts without owning", "[kernel]") {
         REQUIRE(!o1);
         CHECK(o1.error().message() == "cgroup: open " + *v1 + ": invalid argument (a cgroup v1 hierarchy, not cgroup v2)");
     }
+    // The hierarchy's root can be opened and read, but never killed or removed.
+    auto root = cgroup::open(mount);
+    REQUIRE(root);
+    CHECK(root->is_root());
+    CHECK(!g->is_root());
+    // (kill() on the root is refused too; that is checked in the VM, where a regression
+    // could not take the host's processes with it)
+    auto rr = root->remove();
+    REQUIRE(!rr);
+    CHECK(rr.error().message() == "cgroup: remove " + mount + ": invalid argument (the root cgroup cannot be removed)");
+    CHECK(exists(mount + "/cgroup.procs"));
     auto missing = cgroup::open(mount + "/bulkhead-no-such-group");
     REQUIRE(!missing);
     CHECK(missing.error().sys_errno() == ENOENT);

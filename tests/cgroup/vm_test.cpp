@@ -499,6 +499,11 @@ TEST_CASE("the docs example runs", "[vm]") {
 TEST_CASE("nothing is left behind in the guest", "[vm]") {
     auto root = cgroup::open(mount_point());
     REQUIRE(root);
+    CHECK(root->is_root());
+    auto rk = root->kill(cg::kill_method::procs_loop);
+    REQUIRE(!rk);
+    CHECK(rk.error().message() == "cgroup: kill " + root->path() + ": invalid argument (refusing to kill the root cgroup)");
+    CHECK(!root->kill());
     auto st = root->stat();
     REQUIRE(st);
     CHECK(st->nr_descendants == 0u);
