@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <string>
 
 using namespace bulkhead;
@@ -276,4 +278,21 @@ TEST_CASE("discovery from text: hybrid and pure v2", "[unit]") {
     auto none = cg::discover_from("22 1 0:21 / / rw - ext4 /dev/vda rw\n", "0::/\n", "");
     REQUIRE(!none);
     CHECK(none.error().message().find("no cgroup2 filesystem is mounted") != std::string::npos);
+}
+
+TEST_CASE("docs/cgroup.md shows tests/cgroup/doc_example.cpp verbatim", "[unit]") {
+    auto root = bulkhead_test::source_dir();
+    auto doc = read_file((root + "/docs/cgroup.md").c_str());
+    auto src = read_file((root + "/tests/cgroup/doc_example.cpp").c_str());
+    REQUIRE(doc);
+    REQUIRE(src);
+    // The file minus its first comment line is the docs' code block.
+    std::string body = src->substr(src->find('\n') + 1);
+    std::string marker = "This is `tests/cgroup/doc_example.cpp`, compiled and run by the VM tier:\n\n```cpp\n";
+    auto at = doc->find(marker);
+    REQUIRE(at != std::string::npos);
+    auto start = at + marker.size();
+    auto end = doc->find("```", start);
+    REQUIRE(end != std::string::npos);
+    CHECK(doc->substr(start, end - start) == body);
 }

@@ -224,6 +224,32 @@ TEST_CASE("memory.max OOM-kills a hog and the oom_kill event arrives", "[vm]") {
     }
 }
 
+TEST_CASE("memory.oom.group kills the whole group and reports oom_group_kill", "[vm]") {
+    auto g = cgroup::create(mount_point(), name("oomgroup"));
+    REQUIRE(g);
+    REQUIRE(g->set_memory_max(32u << 20));
+    REQUIRE(g->set_memory_swap_max(0));
+    REQUIRE(g->set_memory_oom_group(true));
+    auto w = cg::event_watch::open(*g, cg::watch_memory_events);
+    REQUIRE(w);
+    auto bystander = g->spawn(sleeper);
+    REQUIRE(bystander);
+    auto c = g->spawn([] { return hog(64); });
+    REQUIRE(c);
+    bool group_kill = false;
+    auto t0 = std::chrono::steady_clock::now();
+    while (!group_kill && seconds_since(t0) < 30) {
+        auto ev = w->wait(1s);
+        REQUIRE(ev);
+        for (const auto& e : *ev)
+            if (e.kind == cg::event_kind::oom_group_kill) group_kill = true;
+    }
+    CHECK(group_kill);
+    CHECK(c->wait()->killed_by(SIGKILL));
+    CHECK(bystander->wait()->killed_by(SIGKILL)); // killed with the hog: the group is one unit
+    CHECK(g->memory_events()->oom_group_kill >= 1u);
+}
+
 TEST_CASE("pids.max makes fork fail with EAGAIN", "[vm]") {
     auto g = cgroup::create(mount_point(), name("pids"));
     REQUIRE(g);
