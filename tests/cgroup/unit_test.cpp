@@ -275,6 +275,17 @@ TEST_CASE("discovery from text: hybrid and pure v2", "[unit]") {
     CHECK(!pure->hybrid());
     CHECK(pure->self_path() == "/sys/fs/cgroup/user.slice");
 
+    // A container that sees only its own subtree bind-mounted at /sys/fs/cgroup.
+    auto sub = cg::discover_from("40 1 0:26 /site/php /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+                                 "0::/site/php/worker\n", "");
+    REQUIRE(sub);
+    CHECK(sub->mount_root == "/site/php");
+    CHECK(sub->self_path() == "/sys/fs/cgroup/worker");
+    auto both = cg::discover_from("40 1 0:26 /x /a rw - cgroup2 cgroup2 rw\n41 1 0:26 / /b rw - cgroup2 cgroup2 rw\n",
+                                  "0::/\n", "");
+    REQUIRE(both);
+    CHECK(both->mount == "/b");
+
     auto none = cg::discover_from("22 1 0:21 / / rw - ext4 /dev/vda rw\n", "0::/\n", "");
     REQUIRE(!none);
     CHECK(none.error().message().find("no cgroup2 filesystem is mounted") != std::string::npos);
