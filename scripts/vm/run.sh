@@ -66,6 +66,9 @@ done
 # --- host tools (installed quietly when missing) -----------------------------------------
 apt_quiet() {
   note "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
+  # Stale package lists are the usual cause: refresh once and retry.
+  apt-get update -qq >/dev/null 2>&1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
 }
 command -v file >/dev/null || apt_quiet file
@@ -92,7 +95,9 @@ mkdir -p "$cache" || die "cannot create cache directory $cache"
 # The bzImage holds the vmlinux ELF compressed; booting the uncompressed ELF through its PVH
 # entry skips the slow in-guest decompression (20+ s under TCG). Find the compressed stream
 # by its magic and keep the first candidate that decompresses to an ELF.
-vmlinux=$cache/vmlinux-$kver
+# Keyed by the bzImage's size and mtime, so a rebuilt package with the same version string
+# is extracted again.
+vmlinux=$cache/vmlinux-$kver-$(stat -c %s-%Y "$bzimage")
 extract_vmlinux() {
   local tmp=$vmlinux.tmp.$$ magic cmd off
   for pair in 'fd377a585a00:xz -dcq --single-stream' '1f8b08:gzip -dcq' '28b52ffd:zstd -dcq' \
