@@ -31,6 +31,14 @@
 BULKHEAD_NAMESPACE_BEGIN
 namespace cg {
 
+namespace detail {
+/// A poll(2) timeout in ms from a duration: negative becomes 0, huge values saturate.
+inline int poll_ms(std::chrono::milliseconds d) noexcept {
+    if (d.count() <= 0) return 0;
+    return d.count() > 0x7fffffff ? 0x7fffffff : static_cast<int>(d.count());
+}
+} // namespace detail
+
 /// What changed.
 enum class event_kind {
     populated,      ///< the group (or a descendant) got its first process
@@ -134,7 +142,7 @@ public:
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return ev;
             pollfd p{fd_.get(), POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
+            if (::poll(&p, 1, detail::poll_ms(left)) < 0 && errno != EINTR)
                 return error::from_errno("cgroup: poll inotify");
         }
     }
@@ -232,7 +240,7 @@ public:
     [[nodiscard]] result<bool> wait(std::chrono::milliseconds timeout) const {
         pollfd p{fd_.get(), POLLPRI, 0};
         for (;;) {
-            int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+            int n = ::poll(&p, 1, detail::poll_ms(timeout));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) return error::from_errno("cgroup: poll psi trigger");
             if (n == 0) return false;
@@ -283,7 +291,7 @@ public:
     /// callbacks invoked.
     [[nodiscard]] result<std::size_t> run_once(std::chrono::milliseconds timeout) {
         epoll_event evs[16];
-        int n = ::epoll_wait(ep_.get(), evs, 16, static_cast<int>(timeout.count()));
+        int n = ::epoll_wait(ep_.get(), evs, 16, detail::poll_ms(timeout));
         if (n < 0) {
             if (errno == EINTR) return std::size_t{0};
             return error::from_errno("cgroup: epoll_wait");
