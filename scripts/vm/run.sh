@@ -17,8 +17,10 @@
 #   --add HOST[:GUEST]  copy HOST into the guest at GUEST (default /bin/<basename HOST>);
 #                       directories are copied recursively. Repeatable.
 #   --module NAME       load kernel module NAME (e.g. loop) and its dependencies. Repeatable.
-#   --host-root         share the host's / read-only over virtio-9p and run COMMAND chrooted
-#                       in an overlay (tmpfs upper) over it, so dynamic host binaries work.
+#   --host-root         share the host's / read-only over virtio-9p and run COMMAND in an
+#                       overlay (tmpfs upper) over it, moved over / in a private mount
+#                       namespace (not a chroot: user namespaces work), so dynamic host
+#                       binaries and sandboxes work.
 #   --timeout SECONDS   hard limit for the whole VM run (default 300).
 #   --mem MIB           guest memory (default 512).   --cpus N   guest CPUs (default 2).
 #   --append ARGS       extra kernel command line arguments.
@@ -205,7 +207,12 @@ if [ "$(cat /etc/host_root)" = 1 ]; then
   for d in proc sys dev tmp run; do mkdir -p /newroot/$d; mount --bind /$d /newroot/$d || fail "bind /$d"; done
   mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
   [ -d /payload ] && { cp -a /payload/. /newroot/ || fail "copying the --add files into the overlay failed"; }
-  prefix="chroot /newroot"
+  # Not a plain chroot: the kernel refuses new user namespaces to a chrooted process. In a
+  # private mount namespace the overlay is moved over / and entered (as switch_root does), so
+  # the command's root is its mount namespace's root and sandboxes work inside.
+  printf '#!/bin/busybox sh\ncd /newroot || exit 125\nmount --move /newroot / || exit 125\nexec chroot . "$@"\n' > /bin/enter-newroot
+  chmod +x /bin/enter-newroot
+  prefix="unshare -m /bin/enter-newroot"
 fi
 cd "$(cat /etc/workdir)" 2>/dev/null || fail "no working directory $(cat /etc/workdir)"
 echo; echo "BULKHEAD-VM-START $token"
