@@ -159,6 +159,9 @@ TEST_CASE("flat keyed files", "[unit]") {
     CHECK(bad.error().column() == 12);
     CHECK(bad.error().message().find("cpu.stat") != std::string::npos);
     CHECK(!cg::parse_memory_events("oom\n"));
+    CHECK(cg::parse_pids_events("max 7\n") == 7u);
+    CHECK(cg::parse_pids_events("") == 0u);
+    CHECK(!cg::parse_pids_events("max x\n"));
     CHECK(!cg::parse_cgroup_events("populated 1 2\n"));
     CHECK(cg::parse_cgroup_events("")->populated == false);
 }

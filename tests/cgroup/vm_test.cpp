@@ -254,6 +254,8 @@ TEST_CASE("pids.max makes fork fail with EAGAIN", "[vm]") {
     auto g = cgroup::create(mount_point(), name("pids"));
     REQUIRE(g);
     REQUIRE(g->set_pids_max(5));
+    auto watch = cg::event_watch::open(*g, cg::watch_pids_events);
+    REQUIRE(watch);
     // The child forks sleepers until fork fails; it exits 100 + the number it made when the
     // failure was EAGAIN.
     auto c = g->spawn([] {
@@ -276,6 +278,13 @@ TEST_CASE("pids.max makes fork fail with EAGAIN", "[vm]") {
     auto kv = cg::parse_keyed(*ev, "pids.events");
     REQUIRE(kv);
     CHECK(*kv->get("max") >= 1u);
+    // The refusal arrives through the event watch too.
+    auto evs = watch->wait(std::chrono::seconds(2));
+    REQUIRE(evs);
+    REQUIRE(evs->size() == 1);
+    CHECK((*evs)[0].kind == cg::event_kind::pids_max);
+    CHECK((*evs)[0].count >= 1u);
+    CHECK(std::string(cg::to_string((*evs)[0].kind)) == "pids_max");
     REQUIRE(g->kill());
     // Killed orphans stay charged until init reaps them.
     auto t0 = std::chrono::steady_clock::now();
