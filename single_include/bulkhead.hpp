@@ -560,6 +560,14 @@ public:
     T* operator->() noexcept { return &val_; }
     const T* operator->() const noexcept { return &val_; }
 
+    /// As std::expected: equal to a value when it holds an equal value.
+    template <class U, std::enable_if_t<!std::is_same_v<std::remove_cvref_t<U>, result> &&
+                                            !std::is_same_v<std::remove_cvref_t<U>, bulkhead::error>,
+                                        int> = 0>
+    friend bool operator==(const result& r, const U& v) {
+        return r.has_value() && *r == v;
+    }
+
 private:
     void destroy() noexcept {
         if (ok_)
@@ -1979,9 +1987,119 @@ BULKHEAD_NAMESPACE_END
 /// `unique_fd`, a move-only owner of a file descriptor, pipe pairs, and EINTR-safe I/O.
 /// Every descriptor this library opens is close-on-exec.
 
+// ---- begin bulkhead/detail/syscall.hpp ----
+/// \file detail/syscall.hpp
+/// Raw wrappers for system calls glibc 2.36 does not wrap (or wraps differently). They return
+/// what the kernel returns (-1 and errno on failure), are async-signal-safe and allocate
+/// nothing, so the child side of a clone may call them.
+
+
+#include <cstddef>
+#include <cstdint>
+
+#include <linux/openat2.h> // struct open_how, RESOLVE_*
+#include <linux/sched.h>   // struct clone_args, CLONE_* (clone3 flags)
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_CLEAR_SIGHAND
+#define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace detail::sys {
+
+/// clone3(2). Returns the child's pid in the parent, 0 in the child. The child continues on
+/// the caller's stack (no new stack given), like fork().
+inline long clone3(struct clone_args* args) noexcept {
+    return ::syscall(SYS_clone3, args, sizeof(struct clone_args));
+}
+
+inline int pidfd_open(pid_t pid, unsigned flags = 0) noexcept {
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+
+inline int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr,
+                             unsigned flags = 0) noexcept {
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
+}
+
+inline int pidfd_getfd(int pidfd, int targetfd, unsigned flags = 0) noexcept {
+    return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, targetfd, flags));
+}
+
+inline int pivot_root(const char* new_root, const char* put_old) noexcept {
+    return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
+}
+
+inline int seccomp(unsigned op, unsigned flags, void* args) noexcept {
+    return static_cast<int>(::syscall(SYS_seccomp, op, flags, args));
+}
+
+inline int close_range(unsigned first, unsigned last, unsigned flags) noexcept {
+    return static_cast<int>(::syscall(SYS_close_range, first, last, flags));
+}
+
+inline int open_tree(int dirfd, const char* path, unsigned flags) noexcept {
+    return static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags));
+}
+
+inline int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
+                      unsigned flags) noexcept {
+    return static_cast<int>(
+        ::syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
+}
+
+inline int fsopen(const char* fsname, unsigned flags) noexcept {
+    return static_cast<int>(::syscall(SYS_fsopen, fsname, flags));
+}
+
+inline int fsconfig(int fd, unsigned cmd, const char* key, const void* value, int aux) noexcept {
+    return static_cast<int>(::syscall(SYS_fsconfig, fd, cmd, key, value, aux));
+}
+
+inline int fsmount(int fd, unsigned flags, unsigned attr_flags) noexcept {
+    return static_cast<int>(::syscall(SYS_fsmount, fd, flags, attr_flags));
+}
+
+inline int mount_setattr(int dirfd, const char* path, unsigned flags, void* attr,
+                         std::size_t size) noexcept {
+    return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, attr, size));
+}
+
+inline pid_t gettid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+/// openat2(2) (Linux 5.6): `how->resolve` confines path resolution (RESOLVE_BENEATH,
+/// RESOLVE_NO_SYMLINKS, ...), which is how a privileged process safely opens paths inside a
+/// directory that an untrusted party controls.
+inline int openat2(int dirfd, const char* path, struct open_how* how) noexcept {
+    return static_cast<int>(::syscall(SYS_openat2, dirfd, path, how, sizeof(struct open_how)));
+}
+
+} // namespace detail::sys
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/detail/syscall.hpp ----
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -2067,6 +2185,23 @@ struct pipe_pair {
     int fd = ::openat(dirfd, path, flags | O_CLOEXEC, mode);
     if (fd < 0) return std::move(error::from_errno("openat").subject(path));
     return unique_fd(fd);
+}
+
+/// Opens `path` below `dirfd` without ever leaving it: no "..", no absolute paths, no symbolic
+/// links (also in intermediate components) and no /proc magic links. For paths inside trees
+/// that less trusted code can change (a hosted site's webroot). Needs Linux 5.6 (openat2).
+[[nodiscard]] inline result<unique_fd> open_beneath(int dirfd, const char* path, int flags,
+                                                    mode_t mode = 0) noexcept {
+    struct open_how how {};
+    how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    for (;;) {
+        int fd = detail::sys::openat2(dirfd, path, &how);
+        if (fd >= 0) return unique_fd(fd);
+        if (errno == EAGAIN || errno == EINTR) continue; // a concurrent rename: retry
+        return std::move(error::from_errno("open beneath").subject(path));
+    }
 }
 
 /// Reads up to `buf.size()` bytes, retrying on EINTR; returns the count (0 at end of file).
@@ -3683,113 +3818,937 @@ inline std::string list_issuers(const std::vector<std::string>& v) {
 BULKHEAD_NAMESPACE_END
 // ---- end bulkhead/caa/check.hpp ----
 // ---- end bulkhead/caa.hpp ----
+// ---- begin bulkhead/cgroup.hpp ----
+/// \file cgroup.hpp
+/// cgroup v2: discovery (cg::discover, cg::require_controller), the RAII `cgroup` (create,
+/// attach, spawn into, freeze, kill, remove), typed limits (cg::limits) and statistics, and
+/// events (cg::event_watch, cg::psi_trigger, cg::event_loop). See docs/cgroup.md.
+
+// ---- begin bulkhead/cgroup/discovery.hpp ----
+/// \file cgroup/discovery.hpp
+/// Where cgroup v2 lives on this system and what it offers: the cgroup2 mount (from
+/// /proc/self/mountinfo), the calling process's cgroup (/proc/self/cgroup), controllers
+/// available at a node and enabled in its parent, which controllers a v1 hierarchy holds
+/// (hybrid mode), and whether a subtree is writable (delegated).
+
+// ---- begin bulkhead/cgroup/parse.hpp ----
+/// \file cgroup/parse.hpp
+/// Parsers for cgroup v2 interface files and the validators/formatters of limit values. The
+/// parsers take untrusted text: they never throw (beyond allocation), never read out of
+/// bounds, and report the line and column of what was wrong. Validators name the file and
+/// the value: `cgroup: write memory.max "-5": Invalid argument (negative)`.
+
+// ---- begin bulkhead/cgroup/types.hpp ----
+/// \file cgroup/types.hpp
+/// Value types of the cgroup module: limits (what is written to interface files) and
+/// statistics (what is read back), free of any I/O.
+
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace cg {
+
+/// "max" in a cgroup interface file: no limit.
+inline constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
+
+/// cpu.max: `quota_us` of CPU time per `period_us` (quota `unlimited` = "max").
+struct cpu_max {
+    std::uint64_t quota_us = unlimited;
+    std::uint64_t period_us = 100000;
+    friend bool operator==(const cpu_max&, const cpu_max&) = default;
+};
+
+/// A block device by number.
+struct device_number {
+    std::uint32_t major = 0;
+    std::uint32_t minor = 0;
+    friend bool operator==(const device_number&, const device_number&) = default;
+};
+
+/// One line of io.max. A field left empty is not written (the kernel keeps its value);
+/// `unlimited` writes "max".
+struct io_max {
+    device_number device;
+    std::optional<std::uint64_t> rbps, wbps, riops, wiops;
+    friend bool operator==(const io_max&, const io_max&) = default;
+};
+
+/// A set of limits; only the fields that hold a value are written by `cgroup::apply`.
+struct limits {
+    std::optional<cpu_max> cpu;                    ///< cpu.max
+    std::optional<std::uint32_t> cpu_weight;       ///< cpu.weight, 1..10000
+    std::optional<std::string> cpuset_cpus;        ///< cpuset.cpus, e.g. "0-3,6"
+    std::optional<std::string> cpuset_mems;        ///< cpuset.mems
+    std::optional<std::uint64_t> memory_min;       ///< memory.min, bytes
+    std::optional<std::uint64_t> memory_low;       ///< memory.low
+    std::optional<std::uint64_t> memory_high;      ///< memory.high
+    std::optional<std::uint64_t> memory_max;       ///< memory.max
+    std::optional<std::uint64_t> memory_swap_max;  ///< memory.swap.max
+    std::optional<bool> memory_oom_group;          ///< memory.oom.group
+    std::optional<std::uint64_t> pids_max;         ///< pids.max
+    std::vector<io_max> io;                        ///< io.max, one entry per device
+    std::optional<std::uint32_t> io_weight;        ///< io.weight "default", 1..10000
+};
+
+/// cpu.stat (times in microseconds). Keys this struct does not name are ignored.
+struct cpu_stat {
+    std::uint64_t usage_usec = 0, user_usec = 0, system_usec = 0;
+    std::uint64_t nr_periods = 0, nr_throttled = 0, throttled_usec = 0;
+    std::uint64_t nr_bursts = 0, burst_usec = 0;
+};
+
+/// memory.events (or memory.events.local): counts of each event.
+struct memory_events {
+    std::uint64_t low = 0, high = 0, max = 0, oom = 0, oom_kill = 0, oom_group_kill = 0;
+};
+
+/// cgroup.events.
+struct cgroup_events {
+    bool populated = false;
+    bool frozen = false;
+};
+
+/// cgroup.stat.
+struct cgroup_stat {
+    std::uint64_t nr_descendants = 0;
+    std::uint64_t nr_dying_descendants = 0;
+};
+
+/// A flat keyed file ("key value" lines) such as memory.stat, in file order.
+struct keyed_values {
+    std::vector<std::pair<std::string, std::uint64_t>> entries;
+    /// The value of `key`, or nullopt.
+    [[nodiscard]] std::optional<std::uint64_t> get(std::string_view key) const noexcept {
+        for (const auto& [k, v] : entries)
+            if (k == key) return v;
+        return std::nullopt;
+    }
+};
+
+/// memory.stat: every key the kernel reports (anon, file, kernel, sock, pgfault, ...).
+using memory_stat = keyed_values;
+
+/// One device line of io.stat.
+struct io_stat_entry {
+    device_number device;
+    std::uint64_t rbytes = 0, wbytes = 0, rios = 0, wios = 0, dbytes = 0, dios = 0;
+};
+using io_stat = std::vector<io_stat_entry>;
+
+/// One line of a PSI file: the share of wall time stalled (percent) over 10/60/300 s and
+/// the total stall time in microseconds.
+struct psi_line {
+    double avg10 = 0, avg60 = 0, avg300 = 0;
+    std::uint64_t total_usec = 0;
+};
+
+/// cpu.pressure / memory.pressure / io.pressure (or /proc/pressure/*).
+struct psi {
+    psi_line some;
+    psi_line full;
+    bool has_full = false; ///< the "full" line was present
+};
+
+/// Which PSI file.
+enum class psi_resource { cpu, memory, io };
+
+[[nodiscard]] constexpr const char* psi_file(psi_resource r) noexcept {
+    switch (r) {
+    case psi_resource::cpu: return "cpu.pressure";
+    case psi_resource::memory: return "memory.pressure";
+    case psi_resource::io: return "io.pressure";
+    }
+    return "memory.pressure";
+}
+
+} // namespace cg
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/cgroup/types.hpp ----
+
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace cg {
+
+namespace detail {
+
+/// `file "value"` as rendered in write errors.
+inline std::string file_value(std::string_view file, std::string_view value) {
+    std::string s(file);
+    s += ' ';
+    s += error::quote(value);
+    return s;
+}
+
+/// A rejected limit: EINVAL naming the file, the value and why.
+inline error invalid_write(std::string_view file, std::string_view value, std::string_view why) {
+    return std::move(error::from_errno("cgroup: write", EINVAL)
+                         .subject(file_value(file, value))
+                         .note(why));
+}
+
+/// A parse failure in `file` at 1-based line:column.
+inline error parse_failure(std::string_view file, std::uint32_t line, std::uint32_t col,
+                           std::string_view why) {
+    return std::move(error(errc::parse_error, "cgroup: parse").subject(file).at(line, col).note(why));
+}
+
+inline std::uint32_t column_of(std::string_view line, std::string_view field) noexcept {
+    return static_cast<std::uint32_t>(field.data() - line.data()) + 1;
+}
+
+/// Walks the lines of `text` with their 1-based numbers; an empty final line is skipped.
+/// `fn(line, number)` returns result<void>; the first error stops the walk.
+template <class F>
+result<void> walk_lines(std::string_view text, F&& fn) {
+    std::uint32_t n = 0;
+    while (!text.empty()) {
+        ++n;
+        auto p = text.find('\n');
+        std::string_view line = text.substr(0, p);
+        if (auto r = fn(line, n); !r) return r;
+        if (p == std::string_view::npos) break;
+        text.remove_prefix(p + 1);
+    }
+    return {};
+}
+
+/// Parses a decimal number with two decimals as PSI prints it ("12.34").
+inline bool parse_decimal(std::string_view s, double& out) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if ((c < '0' || c > '9') && c != '.') return false; // no sign, exponent, inf, nan
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::fixed);
+    return ec == std::errc{} && p == s.data() + s.size();
+}
+
+} // namespace detail
+
+/// "max" or a decimal count, as the kernel prints memory.max, pids.max, ... (a trailing
+/// newline is allowed). Returns `unlimited` for "max".
+[[nodiscard]] inline result<std::uint64_t> parse_max_or_number(std::string_view text,
+                                                               std::string_view file) {
+    auto t = bulkhead::detail::trim(text);
+    if (t == "max") return unlimited;
+    if (auto v = bulkhead::detail::parse_int<std::uint64_t>(t)) return *v;
+    return detail::parse_failure(file, 1, 1, "\"max\" or a non-negative integer expected");
+}
+
+/// A byte size as an operator writes it: "max", "1048576", "512K", "64M", "2G", "1T"
+/// (binary multiples). Negative, fractional and overflowing values are errors naming `file`.
+[[nodiscard]] inline result<std::uint64_t> parse_size(std::string_view text,
+                                                      std::string_view file) {
+    auto t = bulkhead::detail::trim(text);
+    if (t == "max") return unlimited;
+    if (t.empty()) return detail::invalid_write(file, text, "empty value");
+    if (t.front() == '-') return detail::invalid_write(file, text, "negative");
+    std::uint64_t mult = 1;
+    switch (t.back()) {
+    case 'k': case 'K': mult = 1ull << 10; break;
+    case 'm': case 'M': mult = 1ull << 20; break;
+    case 'g': case 'G': mult = 1ull << 30; break;
+    case 't': case 'T': mult = 1ull << 40; break;
+    default: break;
+    }
+    if (mult != 1) t.remove_suffix(1);
+    auto v = bulkhead::detail::parse_int<std::uint64_t>(t);
+    if (!v) return detail::invalid_write(file, text, "\"max\" or a byte count (K/M/G/T suffix) expected");
+    if (*v > (unlimited - 1) / mult) return detail::invalid_write(file, text, "out of range");
+    return *v * mult;
+}
+
+/// Renders "max" for `unlimited`, else the decimal number.
+[[nodiscard]] inline std::string format_max_or_number(std::uint64_t v) {
+    return v == unlimited ? std::string("max") : std::to_string(v);
+}
+
+// ---- cpu --------------------------------------------------------------------------------
+
+/// Kernel bounds of cpu.max (kernel/sched/core.c): period 1 ms .. 1 s, quota >= 1 ms.
+inline constexpr std::uint64_t cpu_period_min_us = 1000;
+inline constexpr std::uint64_t cpu_period_max_us = 1000000;
+inline constexpr std::uint64_t cpu_quota_min_us = 1000;
+/// The quota may not exceed this (max_cfs_runtime, ~2^44 ns in microseconds).
+inline constexpr std::uint64_t cpu_quota_max_us = (1ull << 44) / 1000;
+
+[[nodiscard]] inline result<void> validate(const cpu_max& v) {
+    auto shown = [&] { return format_max_or_number(v.quota_us) + " " + std::to_string(v.period_us); };
+    if (v.period_us == 0) return detail::invalid_write("cpu.max", shown(), "zero period");
+    if (v.period_us < cpu_period_min_us || v.period_us > cpu_period_max_us)
+        return detail::invalid_write("cpu.max", shown(), "period must be 1000..1000000 us");
+    if (v.quota_us != unlimited && (v.quota_us < cpu_quota_min_us || v.quota_us > cpu_quota_max_us))
+        return detail::invalid_write("cpu.max", shown(), "quota must be >= 1000 us or max");
+    return {};
+}
+
+/// "quota period" for cpu.max, validated.
+[[nodiscard]] inline result<std::string> format_cpu_max(const cpu_max& v) {
+    BULKHEAD_TRY(validate(v));
+    return format_max_or_number(v.quota_us) + " " + std::to_string(v.period_us);
+}
+
+/// Parses cpu.max ("max 100000", "50000 100000", or a quota alone as users write it).
+[[nodiscard]] inline result<cpu_max> parse_cpu_max(std::string_view text) {
+    auto f = bulkhead::detail::split_ws(text);
+    if (f.empty() || f.size() > 2)
+        return detail::parse_failure("cpu.max", 1, 1, "\"QUOTA|max [PERIOD]\" expected");
+    cpu_max v;
+    if (f[0] == "max") {
+        v.quota_us = unlimited;
+    } else if (auto q = bulkhead::detail::parse_int<std::uint64_t>(f[0])) {
+        v.quota_us = *q;
+    } else {
+        return detail::parse_failure("cpu.max", 1, detail::column_of(text, f[0]),
+                                     "quota: \"max\" or microseconds expected");
+    }
+    if (f.size() == 2) {
+        auto p = bulkhead::detail::parse_int<std::uint64_t>(f[1]);
+        if (!p) return detail::parse_failure("cpu.max", 1, detail::column_of(text, f[1]),
+                                             "period: microseconds expected");
+        v.period_us = *p;
+    }
+    return v;
+}
+
+/// cpu.weight / io.weight range.
+inline constexpr std::uint32_t weight_min = 1;
+inline constexpr std::uint32_t weight_max = 10000;
+
+[[nodiscard]] inline result<void> validate_weight(std::string_view file, std::uint64_t w) {
+    if (w < weight_min || w > weight_max)
+        return detail::invalid_write(file, std::to_string(w), "weight must be 1..10000");
+    return {};
+}
+
+/// Checks a cpuset list ("0-3,6,8-9"; empty means "inherit"): ascending ranges of numbers.
+[[nodiscard]] inline result<void> validate_cpuset_list(std::string_view file, std::string_view list) {
+    auto t = bulkhead::detail::trim(list);
+    if (t.empty()) return {};
+    for (auto part : bulkhead::detail::split(t, ',')) {
+        auto dash = part.find('-');
+        auto a = bulkhead::detail::parse_int<std::uint32_t>(part.substr(0, dash));
+        if (!a) return detail::invalid_write(file, list, "a list like \"0-3,6\" expected");
+        if (dash != std::string_view::npos) {
+            auto b = bulkhead::detail::parse_int<std::uint32_t>(part.substr(dash + 1));
+            if (!b) return detail::invalid_write(file, list, "a list like \"0-3,6\" expected");
+            if (*b < *a) return detail::invalid_write(file, list, "descending range");
+        }
+        if (*a >= 65536) return detail::invalid_write(file, list, "out of range");
+    }
+    return {};
+}
+
+// ---- pids -------------------------------------------------------------------------------
+
+/// pids.max accepts 0..PID_MAX_LIMIT (4194304) or max.
+inline constexpr std::uint64_t pids_limit_max = 4194304;
+
+[[nodiscard]] inline result<void> validate_pids_max(std::uint64_t v) {
+    if (v != unlimited && v > pids_limit_max)
+        return detail::invalid_write("pids.max", std::to_string(v), "out of range (0..4194304 or max)");
+    return {};
+}
+
+// ---- io ---------------------------------------------------------------------------------
+
+/// "MAJOR:MINOR".
+[[nodiscard]] inline result<device_number> parse_device_number(std::string_view s,
+                                                               std::string_view file = "io.max") {
+    auto c = s.find(':');
+    if (c == std::string_view::npos)
+        return detail::invalid_write(file, s, "device \"MAJOR:MINOR\" expected");
+    auto ma = bulkhead::detail::parse_int<std::uint32_t>(s.substr(0, c));
+    auto mi = bulkhead::detail::parse_int<std::uint32_t>(s.substr(c + 1));
+    if (!ma || !mi) return detail::invalid_write(file, s, "device \"MAJOR:MINOR\" expected");
+    return device_number{*ma, *mi};
+}
+
+[[nodiscard]] inline std::string format_device(device_number d) {
+    return std::to_string(d.major) + ":" + std::to_string(d.minor);
+}
+
+/// One io.max line to write ("8:0 rbps=1048576 wiops=max"); at least one field must be set.
+[[nodiscard]] inline result<std::string> format_io_max(const io_max& v) {
+    std::string s = format_device(v.device);
+    bool any = false;
+    auto add = [&](const char* k, const std::optional<std::uint64_t>& f) {
+        if (!f) return;
+        any = true;
+        s += ' ';
+        s += k;
+        s += '=';
+        s += format_max_or_number(*f);
+    };
+    add("rbps", v.rbps);
+    add("wbps", v.wbps);
+    add("riops", v.riops);
+    add("wiops", v.wiops);
+    if (!any) return detail::invalid_write("io.max", s, "no limit given (rbps, wbps, riops, wiops)");
+    for (const auto* f : {&v.rbps, &v.wbps, &v.riops, &v.wiops})
+        if (*f && **f == 0) return detail::invalid_write("io.max", s, "zero limit (use a positive value or max)");
+    return s;
+}
+
+/// Parses io.max as read back: one line per device with every field.
+[[nodiscard]] inline result<std::vector<io_max>> parse_io_max(std::string_view text) {
+    std::vector<io_max> out;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        if (bulkhead::detail::trim(line).empty()) return {};
+        auto f = bulkhead::detail::split_ws(line);
+        auto dev = parse_device_number(f[0]);
+        if (!dev) return detail::parse_failure("io.max", n, 1, "device \"MAJOR:MINOR\" expected");
+        io_max e;
+        e.device = *dev;
+        for (std::size_t i = 1; i < f.size(); ++i) {
+            auto eq = f[i].find('=');
+            if (eq == std::string_view::npos)
+                return detail::parse_failure("io.max", n, detail::column_of(line, f[i]), "KEY=VALUE expected");
+            auto key = f[i].substr(0, eq);
+            auto val = f[i].substr(eq + 1);
+            std::uint64_t v = unlimited;
+            if (val != "max") {
+                auto p = bulkhead::detail::parse_int<std::uint64_t>(val);
+                if (!p) return detail::parse_failure("io.max", n, detail::column_of(line, val), "number or max expected");
+                v = *p;
+            }
+            if (key == "rbps") e.rbps = v;
+            else if (key == "wbps") e.wbps = v;
+            else if (key == "riops") e.riops = v;
+            else if (key == "wiops") e.wiops = v;
+        }
+        out.push_back(e);
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    return out;
+}
+
+/// The "default N" weight of io.weight (or a bare cpu.weight number).
+[[nodiscard]] inline result<std::uint32_t> parse_weight(std::string_view text, std::string_view file) {
+    std::optional<std::uint32_t> w;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        auto f = bulkhead::detail::split_ws(line);
+        if (f.empty()) return {};
+        std::string_view num;
+        if (f.size() == 1) num = f[0];
+        else if (f.size() == 2 && f[0] == "default") num = f[1];
+        else if (f.size() == 2) return {}; // a per-device override
+        else return detail::parse_failure(file, n, 1, "\"[default] WEIGHT\" expected");
+        auto v = bulkhead::detail::parse_int<std::uint32_t>(num);
+        if (!v) return detail::parse_failure(file, n, detail::column_of(line, num), "weight expected");
+        w = *v;
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    if (!w) return detail::parse_failure(file, 1, 1, "no weight");
+    return *w;
+}
+
+// ---- flat keyed files -------------------------------------------------------------------
+
+/// "key value" lines (cpu.stat, memory.stat, memory.events, cgroup.events, cgroup.stat).
+[[nodiscard]] inline result<keyed_values> parse_keyed(std::string_view text, std::string_view file) {
+    keyed_values out;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        if (bulkhead::detail::trim(line).empty()) return {};
+        auto f = bulkhead::detail::split_ws(line);
+        if (f.size() != 2)
+            return detail::parse_failure(file, n, 1, "\"KEY VALUE\" expected");
+        auto v = bulkhead::detail::parse_int<std::uint64_t>(f[1]);
+        if (!v) return detail::parse_failure(file, n, detail::column_of(line, f[1]),
+                                             "non-negative integer expected");
+        out.entries.emplace_back(std::string(f[0]), *v);
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    return out;
+}
+
+[[nodiscard]] inline result<cpu_stat> parse_cpu_stat(std::string_view text) {
+    BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "cpu.stat"));
+    cpu_stat s;
+    for (const auto& [k, v] : kv.entries) {
+        if (k == "usage_usec") s.usage_usec = v;
+        else if (k == "user_usec") s.user_usec = v;
+        else if (k == "system_usec") s.system_usec = v;
+        else if (k == "nr_periods") s.nr_periods = v;
+        else if (k == "nr_throttled") s.nr_throttled = v;
+        else if (k == "throttled_usec") s.throttled_usec = v;
+        else if (k == "nr_bursts") s.nr_bursts = v;
+        else if (k == "burst_usec") s.burst_usec = v;
+    }
+    return s;
+}
+
+[[nodiscard]] inline result<memory_events> parse_memory_events(std::string_view text) {
+    BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "memory.events"));
+    memory_events e;
+    for (const auto& [k, v] : kv.entries) {
+        if (k == "low") e.low = v;
+        else if (k == "high") e.high = v;
+        else if (k == "max") e.max = v;
+        else if (k == "oom") e.oom = v;
+        else if (k == "oom_kill") e.oom_kill = v;
+        else if (k == "oom_group_kill") e.oom_group_kill = v;
+    }
+    return e;
+}
+
+/// pids.events: "max N", how many forks were refused at pids.max (this group and below).
+[[nodiscard]] inline result<std::uint64_t> parse_pids_events(std::string_view text) {
+    BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "pids.events"));
+    std::uint64_t max = 0;
+    for (const auto& [k, v] : kv.entries)
+        if (k == "max") max = v;
+    return max;
+}
+
+[[nodiscard]] inline result<cgroup_events> parse_cgroup_events(std::string_view text) {
+    BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "cgroup.events"));
+    cgroup_events e;
+    for (const auto& [k, v] : kv.entries) {
+        if (k == "populated") e.populated = v != 0;
+        else if (k == "frozen") e.frozen = v != 0;
+    }
+    return e;
+}
+
+[[nodiscard]] inline result<cgroup_stat> parse_cgroup_stat(std::string_view text) {
+    BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "cgroup.stat"));
+    cgroup_stat s;
+    for (const auto& [k, v] : kv.entries) {
+        if (k == "nr_descendants") s.nr_descendants = v;
+        else if (k == "nr_dying_descendants") s.nr_dying_descendants = v;
+    }
+    return s;
+}
+
+// ---- nested keyed files -----------------------------------------------------------------
+
+/// io.stat: "MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=.." per device;
+/// keys it does not name (cost.*, ...) are skipped, but every KEY=VALUE must be well formed.
+[[nodiscard]] inline result<io_stat> parse_io_stat(std::string_view text) {
+    io_stat out;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        if (bulkhead::detail::trim(line).empty()) return {};
+        auto f = bulkhead::detail::split_ws(line);
+        auto dev = parse_device_number(f[0], "io.stat");
+        if (!dev) return detail::parse_failure("io.stat", n, 1, "device \"MAJOR:MINOR\" expected");
+        io_stat_entry e;
+        e.device = *dev;
+        for (std::size_t i = 1; i < f.size(); ++i) {
+            auto eq = f[i].find('=');
+            if (eq == std::string_view::npos || eq == 0)
+                return detail::parse_failure("io.stat", n, detail::column_of(line, f[i]), "KEY=VALUE expected");
+            auto key = f[i].substr(0, eq);
+            auto val = f[i].substr(eq + 1);
+            auto v = bulkhead::detail::parse_int<std::uint64_t>(val);
+            if (!v) {
+                // cost.* values may be fractional; only the counters below must be integers.
+                if (key == "rbytes" || key == "wbytes" || key == "rios" || key == "wios" ||
+                    key == "dbytes" || key == "dios")
+                    return detail::parse_failure("io.stat", n, detail::column_of(line, val),
+                                                 "non-negative integer expected");
+                continue;
+            }
+            if (key == "rbytes") e.rbytes = *v;
+            else if (key == "wbytes") e.wbytes = *v;
+            else if (key == "rios") e.rios = *v;
+            else if (key == "wios") e.wios = *v;
+            else if (key == "dbytes") e.dbytes = *v;
+            else if (key == "dios") e.dios = *v;
+        }
+        out.push_back(e);
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    return out;
+}
+
+/// A PSI file: "some avg10=A avg60=B avg300=C total=T" and optionally the same for "full".
+[[nodiscard]] inline result<psi> parse_psi(std::string_view text, std::string_view file = "pressure") {
+    psi out;
+    bool have_some = false;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        if (bulkhead::detail::trim(line).empty()) return {};
+        auto f = bulkhead::detail::split_ws(line);
+        psi_line* dst = nullptr;
+        if (f[0] == "some") {
+            dst = &out.some;
+            have_some = true;
+        } else if (f[0] == "full") {
+            dst = &out.full;
+            out.has_full = true;
+        } else {
+            return detail::parse_failure(file, n, 1, "\"some\" or \"full\" expected");
+        }
+        unsigned seen = 0;
+        for (std::size_t i = 1; i < f.size(); ++i) {
+            auto eq = f[i].find('=');
+            auto col = detail::column_of(line, f[i]);
+            if (eq == std::string_view::npos) return detail::parse_failure(file, n, col, "KEY=VALUE expected");
+            auto key = f[i].substr(0, eq);
+            auto val = f[i].substr(eq + 1);
+            double* avg = nullptr;
+            unsigned bit = 0;
+            if (key == "avg10") { avg = &dst->avg10; bit = 1; }
+            else if (key == "avg60") { avg = &dst->avg60; bit = 2; }
+            else if (key == "avg300") { avg = &dst->avg300; bit = 4; }
+            else if (key == "total") bit = 8;
+            else continue;
+            if (seen & bit) return detail::parse_failure(file, n, col, "duplicate key");
+            seen |= bit;
+            if (avg) {
+                if (!detail::parse_decimal(val, *avg) || *avg > 100.0)
+                    return detail::parse_failure(file, n, col, "percentage 0..100 expected");
+            } else {
+                auto t = bulkhead::detail::parse_int<std::uint64_t>(val);
+                if (!t) return detail::parse_failure(file, n, col, "total: microseconds expected");
+                dst->total_usec = *t;
+            }
+        }
+        if (seen != 15) return detail::parse_failure(file, n, 1, "avg10, avg60, avg300 and total expected");
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    if (!have_some) return detail::parse_failure(file, 1, 1, "no \"some\" line");
+    return out;
+}
+
+/// A PSI trigger: stall of `stall_us` within a window of `window_us` (kernel: window
+/// 500 ms..10 s; stall > 0 and <= window).
+struct psi_trigger_spec {
+    bool full = false; ///< "full" instead of "some"
+    std::uint64_t stall_us = 150000;
+    std::uint64_t window_us = 1000000;
+};
+
+[[nodiscard]] inline result<std::string> format_psi_trigger(const psi_trigger_spec& t,
+                                                            std::string_view file = "pressure") {
+    std::string s = std::string(t.full ? "full " : "some ") + std::to_string(t.stall_us) + " " +
+                    std::to_string(t.window_us);
+    if (t.window_us < 500000 || t.window_us > 10000000)
+        return detail::invalid_write(file, s, "window must be 500000..10000000 us");
+    if (t.stall_us == 0 || t.stall_us > t.window_us)
+        return detail::invalid_write(file, s, "stall must be 1..window us");
+    return s;
+}
+
+/// The controller an interface file belongs to ("memory" for memory.max), or "" for core
+/// files (cgroup.*).
+[[nodiscard]] constexpr std::string_view controller_of(std::string_view file) noexcept {
+    auto dot = file.find('.');
+    if (dot == std::string_view::npos) return {};
+    auto c = file.substr(0, dot);
+    if (c == "cgroup") return {};
+    // PSI files exist without their controller being enabled.
+    if (file.size() > 9 && file.substr(file.size() - 9) == ".pressure") return {};
+    return c;
+}
+
+} // namespace cg
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/cgroup/parse.hpp ----
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <unistd.h>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace cg {
+
+/// One line of /proc/self/mountinfo (escapes such as \040 decoded).
+struct mount_entry {
+    std::string root;          ///< the mounted subtree of the filesystem
+    std::string mount_point;
+    std::string fstype;        ///< "cgroup2", "cgroup", ...
+    std::string source;
+    std::string super_options; ///< for cgroup v1: the controllers bound ("rw,memory")
+};
+
+/// One line of /proc/cgroups.
+struct proc_cgroup_entry {
+    std::string name;
+    std::uint32_t hierarchy = 0; ///< 0: not bound to a v1 hierarchy (usable by v2)
+    std::uint64_t num_cgroups = 0;
+    bool enabled = false;
+};
+
+namespace detail {
+inline std::string unescape_mount(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && s.size() - i >= 4 && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
+            s[i + 3] >= '0' && s[i + 3] <= '7') {
+            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+inline bool list_has(std::string_view list, char sep, std::string_view item) {
+    for (auto f : bulkhead::detail::split(list, sep))
+        if (f == item) return true;
+    return false;
+}
+
+/// The v1 name of a v2 controller in /proc/cgroups and v1 mount options.
+constexpr std::string_view v1_name(std::string_view controller) noexcept {
+    return controller == "io" ? std::string_view("blkio") : controller;
+}
+} // namespace detail
+
+/// Parses /proc/self/mountinfo.
+[[nodiscard]] inline result<std::vector<mount_entry>> parse_mountinfo(std::string_view text) {
+    std::vector<mount_entry> out;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        if (bulkhead::detail::trim(line).empty()) return {};
+        auto f = bulkhead::detail::split_ws(line);
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+        std::size_t dash = 6;
+        while (dash < f.size() && f[dash] != "-") ++dash;
+        if (f.size() < 6 || dash + 2 >= f.size())
+            return std::move(error(errc::parse_error, "cgroup: parse")
+                                 .subject("/proc/self/mountinfo")
+                                 .at(n, 1)
+                                 .note("mountinfo line with fewer fields than expected"));
+        mount_entry m;
+        m.root = detail::unescape_mount(f[3]);
+        m.mount_point = detail::unescape_mount(f[4]);
+        m.fstype = std::string(f[dash + 1]);
+        m.source = detail::unescape_mount(f[dash + 2]);
+        if (dash + 3 < f.size()) m.super_options = std::string(f[dash + 3]);
+        out.push_back(std::move(m));
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    return out;
+}
+
+/// Parses /proc/cgroups ("#subsys_name hierarchy num_cgroups enabled").
+[[nodiscard]] inline result<std::vector<proc_cgroup_entry>> parse_proc_cgroups(std::string_view text) {
+    std::vector<proc_cgroup_entry> out;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t n) -> result<void> {
+        auto t = bulkhead::detail::trim(line);
+        if (t.empty() || t.front() == '#') return {};
+        auto f = bulkhead::detail::split_ws(t);
+        auto h = f.size() == 4 ? bulkhead::detail::parse_int<std::uint32_t>(f[1]) : std::nullopt;
+        auto c = f.size() == 4 ? bulkhead::detail::parse_int<std::uint64_t>(f[2]) : std::nullopt;
+        auto e = f.size() == 4 ? bulkhead::detail::parse_int<std::uint32_t>(f[3]) : std::nullopt;
+        if (!h || !c || !e)
+            return detail::parse_failure("/proc/cgroups", n, 1, "\"NAME HIERARCHY NUM ENABLED\" expected");
+        out.push_back({std::string(f[0]), *h, *c, *e != 0});
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    return out;
+}
+
+/// The cgroup v2 path ("0::/a/b") in /proc/<pid>/cgroup.
+[[nodiscard]] inline result<std::string> parse_proc_pid_cgroup(std::string_view text) {
+    std::optional<std::string> path;
+    auto r = detail::walk_lines(text, [&](std::string_view line, std::uint32_t) -> result<void> {
+        if (bulkhead::detail::starts_with(line, "0::")) path = std::string(line.substr(3));
+        return {};
+    });
+    if (!r) return std::move(r).error();
+    if (!path || path->empty() || path->front() != '/')
+        return std::move(error(errc::not_found, "cgroup: find own cgroup")
+                             .subject("/proc/self/cgroup")
+                             .note("no \"0::/path\" line: this process is not in a cgroup v2 hierarchy"));
+    return *path;
+}
+
+/// Splits a space-separated controller list (cgroup.controllers / cgroup.subtree_control).
+[[nodiscard]] inline std::vector<std::string> parse_controller_list(std::string_view text) {
+    std::vector<std::string> out;
+    for (auto f : bulkhead::detail::split_ws(text)) out.emplace_back(f);
+    return out;
+}
+
+/// What `discover()` found.
+struct system_info {
+    std::string mount;                        ///< cgroup2 mount point, e.g. /sys/fs/cgroup
+    std::string mount_root = "/";             ///< the hierarchy path mounted there (bind mounts)
+    std::string self;                         ///< own cgroup, relative to the hierarchy root
+    std::vector<mount_entry> v1_mounts;       ///< cgroup v1 hierarchies (hybrid/legacy mode)
+    std::vector<proc_cgroup_entry> kernel_controllers; ///< /proc/cgroups
+
+    /// Absolute path of the calling process's cgroup (when the mount shows the root).
+    [[nodiscard]] std::string self_path() const {
+        std::string rel = self;
+        if (mount_root != "/" && bulkhead::detail::starts_with(rel, mount_root))
+            rel = rel.substr(mount_root.size());
+        return rel.empty() || rel == "/" ? mount : mount + rel;
+    }
+    /// True when some controllers are bound to v1 hierarchies beside cgroup2.
+    [[nodiscard]] bool hybrid() const noexcept { return !v1_mounts.empty(); }
+    /// The mount point of the v1 hierarchy holding `controller`, if any.
+    [[nodiscard]] std::optional<std::string> v1_mount_of(std::string_view controller) const {
+        auto v1 = detail::v1_name(controller);
+        for (const auto& m : v1_mounts)
+            if (detail::list_has(m.super_options, ',', v1)) return m.mount_point;
+        return std::nullopt;
+    }
+    /// The /proc/cgroups line of `controller`, if the kernel has it.
+    [[nodiscard]] const proc_cgroup_entry* kernel_controller(std::string_view controller) const noexcept {
+        auto v1 = detail::v1_name(controller);
+        for (const auto& e : kernel_controllers)
+            if (e.name == v1 || e.name == controller) return &e;
+        return nullptr;
+    }
+};
+
+/// Builds system_info from the texts of mountinfo, /proc/self/cgroup and /proc/cgroups.
+[[nodiscard]] inline result<system_info> discover_from(std::string_view mountinfo,
+                                                       std::string_view self_cgroup,
+                                                       std::string_view proc_cgroups) {
+    system_info info;
+    BULKHEAD_TRY_ASSIGN(auto mounts, parse_mountinfo(mountinfo));
+    // Prefer a mount of the whole hierarchy; else the first one (a bind-mounted subtree).
+    const mount_entry* v2 = nullptr;
+    for (const auto& m : mounts)
+        if (m.fstype == "cgroup2" && (!v2 || (v2->root != "/" && m.root == "/"))) v2 = &m;
+    if (v2) {
+        info.mount = v2->mount_point;
+        info.mount_root = v2->root;
+    }
+    for (auto& m : mounts)
+        if (m.fstype == "cgroup") info.v1_mounts.push_back(std::move(m));
+    if (info.mount.empty())
+        return std::move(error(errc::not_available, "cgroup: find cgroup2 mount")
+                             .subject("/proc/self/mountinfo")
+                             .note("no cgroup2 filesystem is mounted (mount -t cgroup2 none /sys/fs/cgroup)"));
+    BULKHEAD_TRY_ASSIGN(info.self, parse_proc_pid_cgroup(self_cgroup));
+    if (!proc_cgroups.empty()) {
+        BULKHEAD_TRY_ASSIGN(info.kernel_controllers, parse_proc_cgroups(proc_cgroups));
+    }
+    return info;
+}
+
+/// Reads /proc/self/mountinfo, /proc/self/cgroup and /proc/cgroups.
+[[nodiscard]] inline result<system_info> discover() {
+    BULKHEAD_TRY_ASSIGN(auto mi, read_file("/proc/self/mountinfo"));
+    BULKHEAD_TRY_ASSIGN(auto self, read_file("/proc/self/cgroup"));
+    auto pc = read_file("/proc/cgroups"); // absent on kernels without CONFIG_CGROUPS v1 bits
+    return discover_from(mi, self, pc ? std::string_view(*pc) : std::string_view());
+}
+
+/// Controllers offered at the cgroup directory `path` (its cgroup.controllers).
+[[nodiscard]] inline result<std::vector<std::string>> controllers_at(const std::string& path) {
+    BULKHEAD_TRY_ASSIGN(auto t, read_file((path + "/cgroup.controllers").c_str()));
+    return parse_controller_list(t);
+}
+
+/// Controllers enabled for the children of `path` (its cgroup.subtree_control).
+[[nodiscard]] inline result<std::vector<std::string>> subtree_control_at(const std::string& path) {
+    BULKHEAD_TRY_ASSIGN(auto t, read_file((path + "/cgroup.subtree_control").c_str()));
+    return parse_controller_list(t);
+}
+
+namespace detail {
+inline std::string parent_of(const std::string& path) {
+    auto p = path.find_last_of('/');
+    if (p == std::string::npos || p == 0) return "/";
+    return path.substr(0, p);
+}
+} // namespace detail
+
+/// Succeeds when `controller` can be used at `path` (it is listed in the node's
+/// cgroup.controllers). Otherwise the error says which controller, where, and the likely
+/// cause: not in this kernel, disabled on the command line, bound to a v1 hierarchy, or not
+/// enabled in the parent's cgroup.subtree_control.
+[[nodiscard]] inline result<void> require_controller(const system_info& sys, const std::string& path,
+                                                     std::string_view controller) {
+    BULKHEAD_TRY_ASSIGN(auto avail, controllers_at(path));
+    if (std::find(avail.begin(), avail.end(), controller) != avail.end()) return {};
+    std::string what = "'" + std::string(controller) + "' is not available at " + path;
+    error e(errc::not_available, "cgroup: controller");
+    e.subject(what);
+    const auto* k = sys.kernel_controller(controller);
+    if (!sys.kernel_controllers.empty() && !k) {
+        e.note("not built into this kernel");
+    } else if (k && !k->enabled) {
+        e.note("disabled on the kernel command line (cgroup_disable=)");
+    } else if (auto v1 = sys.v1_mount_of(controller)) {
+        e.note("bound to a cgroup v1 hierarchy at " + *v1 + "; boot with cgroup_no_v1=all or " +
+               "systemd.unified_cgroup_hierarchy=1 to use it with cgroup v2");
+    } else if (k && k->hierarchy != 0) {
+        e.note("bound to a cgroup v1 hierarchy");
+    } else if (path != sys.mount) {
+        e.note("not enabled in the parent's cgroup.subtree_control (" + detail::parent_of(path) + ")");
+    } else {
+        e.note("not offered by the cgroup2 root");
+    }
+    return e;
+}
+
+/// Whether a subtree can be managed by this process: create children (directory writable),
+/// move processes in (cgroup.procs writable) and enable controllers (subtree_control).
+struct delegation {
+    bool can_create = false;
+    bool can_attach = false;
+    bool can_enable = false;
+    [[nodiscard]] bool full() const noexcept { return can_create && can_attach && can_enable; }
+};
+
+[[nodiscard]] inline result<delegation> check_delegation(const std::string& path) {
+    if (::access(path.c_str(), F_OK) != 0)
+        return std::move(error::from_errno("cgroup: check delegation").subject(path));
+    delegation d;
+    d.can_create = ::access(path.c_str(), W_OK | X_OK) == 0;
+    d.can_attach = ::access((path + "/cgroup.procs").c_str(), W_OK) == 0;
+    d.can_enable = ::access((path + "/cgroup.subtree_control").c_str(), W_OK) == 0;
+    return d;
+}
+
+} // namespace cg
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/cgroup/discovery.hpp ----
+// ---- begin bulkhead/cgroup/events.hpp ----
+/// \file cgroup/events.hpp
+/// cgroup events as file descriptors that plug into any epoll/poll loop:
+///  - `event_watch`: cgroup.events (populated, frozen) and memory.events (low, high, max,
+///    oom, oom_kill, oom_group_kill) through inotify; each readiness is turned into the list
+///    of changes since the last look.
+///  - `psi_trigger`: a PSI trigger ("some 150000 1000000") written to a pressure file; the
+///    descriptor polls POLLPRI (EPOLLPRI) when the stall threshold is crossed.
+/// `event_loop` is a small ready-made epoll loop over both; no thread is started.
+
+// ---- begin bulkhead/cgroup/group.hpp ----
+/// \file cgroup/group.hpp
+/// `bulkhead::cgroup`: one cgroup v2 directory owned through an O_DIRECTORY descriptor.
+/// A cgroup made by `create()` is killed and removed (with every group below it) when the
+/// object dies; one opened with `open()` is only used, never removed.
+
 // ---- begin bulkhead/process.hpp ----
 /// \file process.hpp
 /// `child`: a process owned through its pidfd. Destroying a running child kills and reaps it,
 /// so no object leaks a zombie or an unconfined process. `fork_call` runs a function in a
 /// child made by clone3(CLONE_PIDFD), the building block tests and tools use.
 
-// ---- begin bulkhead/detail/syscall.hpp ----
-/// \file detail/syscall.hpp
-/// Raw wrappers for system calls glibc 2.36 does not wrap (or wraps differently). They return
-/// what the kernel returns (-1 and errno on failure), are async-signal-safe and allocate
-/// nothing, so the child side of a clone may call them.
-
-
-#include <cstddef>
-#include <cstdint>
-
-#include <linux/sched.h> // struct clone_args, CLONE_* (clone3 flags)
-#include <signal.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef CLONE_CLEAR_SIGHAND
-#define CLONE_CLEAR_SIGHAND 0x100000000ULL
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef CLOSE_RANGE_UNSHARE
-#define CLOSE_RANGE_UNSHARE (1U << 1)
-#endif
-
-BULKHEAD_NAMESPACE_BEGIN
-namespace detail::sys {
-
-/// clone3(2). Returns the child's pid in the parent, 0 in the child. The child continues on
-/// the caller's stack (no new stack given), like fork().
-inline long clone3(struct clone_args* args) noexcept {
-    return ::syscall(SYS_clone3, args, sizeof(struct clone_args));
-}
-
-inline int pidfd_open(pid_t pid, unsigned flags = 0) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
-}
-
-inline int pidfd_send_signal(int pidfd, int sig, siginfo_t* info = nullptr,
-                             unsigned flags = 0) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
-}
-
-inline int pidfd_getfd(int pidfd, int targetfd, unsigned flags = 0) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, targetfd, flags));
-}
-
-inline int pivot_root(const char* new_root, const char* put_old) noexcept {
-    return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
-}
-
-inline int seccomp(unsigned op, unsigned flags, void* args) noexcept {
-    return static_cast<int>(::syscall(SYS_seccomp, op, flags, args));
-}
-
-inline int close_range(unsigned first, unsigned last, unsigned flags) noexcept {
-    return static_cast<int>(::syscall(SYS_close_range, first, last, flags));
-}
-
-inline int open_tree(int dirfd, const char* path, unsigned flags) noexcept {
-    return static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags));
-}
-
-inline int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
-                      unsigned flags) noexcept {
-    return static_cast<int>(
-        ::syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
-}
-
-inline int fsopen(const char* fsname, unsigned flags) noexcept {
-    return static_cast<int>(::syscall(SYS_fsopen, fsname, flags));
-}
-
-inline int fsconfig(int fd, unsigned cmd, const char* key, const void* value, int aux) noexcept {
-    return static_cast<int>(::syscall(SYS_fsconfig, fd, cmd, key, value, aux));
-}
-
-inline int fsmount(int fd, unsigned flags, unsigned attr_flags) noexcept {
-    return static_cast<int>(::syscall(SYS_fsmount, fd, flags, attr_flags));
-}
-
-inline int mount_setattr(int dirfd, const char* path, unsigned flags, void* attr,
-                         std::size_t size) noexcept {
-    return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, attr, size));
-}
-
-inline pid_t gettid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
-
-} // namespace detail::sys
-BULKHEAD_NAMESPACE_END
-// ---- end bulkhead/detail/syscall.hpp ----
 
 #include <cerrno>
 #include <chrono>
@@ -3992,6 +4951,1060 @@ template <class F>
 
 BULKHEAD_NAMESPACE_END
 // ---- end bulkhead/process.hpp ----
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+BULKHEAD_NAMESPACE_BEGIN
+
+namespace cg {
+/// How `cgroup::kill` empties a group.
+enum class kill_method {
+    automatic,  ///< cgroup.kill (Linux 5.14), else the loop below
+    procs_loop, ///< SIGKILL every pid in cgroup.procs (recursively) until the group is empty
+};
+
+/// What `cgroup::remove` does with processes still inside.
+enum class remove_mode {
+    kill,    ///< kill everything inside first (the default)
+    no_kill, ///< fail with errc::busy when the group stays populated
+};
+
+/// Bounded retries of rmdir on EBUSY (a just-killed group can stay busy for a moment).
+inline constexpr int remove_attempts = 40;
+
+/// The block device number of a device node (`/dev/loop0`, `/dev/vda`).
+[[nodiscard]] inline result<device_number> block_device(const char* path) {
+    struct stat st;
+    if (::stat(path, &st) != 0) return std::move(error::from_errno("cgroup: io device").subject(path));
+    if (!S_ISBLK(st.st_mode))
+        return std::move(error::from_errno("cgroup: io device", ENOTBLK).subject(path));
+    return device_number{static_cast<std::uint32_t>(major(st.st_rdev)),
+                         static_cast<std::uint32_t>(minor(st.st_rdev))};
+}
+
+/// Controllers that may be enabled in a group with processes (threaded controllers are
+/// exempt from the no-internal-processes rule).
+[[nodiscard]] constexpr bool is_threaded_controller(std::string_view c) noexcept {
+    return c == "cpu" || c == "cpuset" || c == "pids" || c == "perf_event";
+}
+
+/// True when `e` says the cgroup itself disappeared (removed behind our back).
+[[nodiscard]] inline bool is_vanished(const error& e) noexcept {
+    return e.code() == make_error_code(errc::not_found);
+}
+} // namespace cg
+
+/// One cgroup v2 directory.
+class cgroup {
+public:
+    cgroup() noexcept = default;
+    cgroup(const cgroup&) = delete;
+    cgroup& operator=(const cgroup&) = delete;
+    cgroup(cgroup&& o) noexcept
+        : dir_(std::move(o.dir_)), path_(std::move(o.path_)), owned_(std::exchange(o.owned_, false)) {}
+    cgroup& operator=(cgroup&& o) noexcept {
+        if (this != &o) {
+            destroy();
+            dir_ = std::move(o.dir_);
+            path_ = std::move(o.path_);
+            owned_ = std::exchange(o.owned_, false);
+        }
+        return *this;
+    }
+    /// Kills and removes the group (and the groups below it) if this object created it.
+    ~cgroup() { destroy(); }
+
+    /// Creates `parent/name` (mkdir) and owns it. EEXIST is an error unless `adopt_existing`,
+    /// in which case the existing directory is used but not owned.
+    [[nodiscard]] static result<cgroup> create(const std::string& parent, std::string_view name,
+                                               bool adopt_existing = false) {
+        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
+            return std::move(error::from_errno("cgroup: create", EINVAL)
+                                 .value(name)
+                                 .note("a single path component expected"));
+        std::string path = parent + "/" + std::string(name);
+        if (::mkdir(path.c_str(), 0755) != 0) {
+            int err = errno;
+            if (err == EEXIST && adopt_existing) return open(path);
+            error e = std::move(error::from_errno("cgroup: create", err).subject(path));
+            if (err == ENOENT) e.note("parent cgroup does not exist");
+            if (err == EACCES || err == EPERM || err == EROFS) e.note("parent is not delegated to this user");
+            return e;
+        }
+        auto g = open(path);
+        if (!g) {
+            ::rmdir(path.c_str());
+            return g;
+        }
+        g->owned_ = true;
+        return g;
+    }
+
+    /// Opens an existing cgroup directory without taking ownership.
+    [[nodiscard]] static result<cgroup> open(std::string path) {
+        while (path.size() > 1 && path.back() == '/') path.pop_back();
+        int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return std::move(error::from_errno("cgroup: open").subject(path));
+        unique_fd dir(fd);
+        struct statfs fs;
+        if (::fstatfs(fd, &fs) != 0) return std::move(error::from_errno("cgroup: open").subject(path));
+        if (fs.f_type != CGROUP2_SUPER_MAGIC)
+            return std::move(error(errc::invalid_argument, "cgroup: open")
+                                 .subject(path)
+                                 .note(fs.f_type == CGROUP_SUPER_MAGIC
+                                           ? "a cgroup v1 hierarchy, not cgroup v2"
+                                           : "not a cgroup v2 directory (not on a cgroup2 filesystem)"));
+        cgroup g;
+        g.dir_ = std::move(dir);
+        g.path_ = std::move(path);
+        return g;
+    }
+
+    /// Creates a child group `name` below this one, owned by the returned object.
+    [[nodiscard]] result<cgroup> create_child(std::string_view name, bool adopt_existing = false) const {
+        return create(path_, name, adopt_existing);
+    }
+
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// The O_DIRECTORY descriptor (for CLONE_INTO_CGROUP, openat).
+    [[nodiscard]] int fd() const noexcept { return dir_.get(); }
+    [[nodiscard]] bool valid() const noexcept { return dir_.valid(); }
+    /// A close-on-exec duplicate of the directory descriptor.
+    [[nodiscard]] result<unique_fd> dup_fd() const noexcept { return dir_.dup(); }
+    /// True when this object created the group and will remove it.
+    [[nodiscard]] bool owned() const noexcept { return owned_; }
+    /// Keeps the group after this object dies.
+    void disown() noexcept { owned_ = false; }
+
+    // ---- raw interface files -------------------------------------------------------------
+
+    /// Reads an interface file. ENOENT is errc::not_found when the group vanished and
+    /// errc::not_available when the file's controller is not enabled here.
+    [[nodiscard]] result<std::string> read(std::string_view file) const {
+        std::string f(file);
+        int fd = ::openat(dir_.get(), f.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return file_error("cgroup: read", file, {}, errno);
+        unique_fd owner(fd);
+        auto r = read_to_string(fd, 4u << 20);
+        if (!r && r.error().sys_errno() != 0) return file_error("cgroup: read", file, {}, r.error().sys_errno());
+        if (!r) return std::move(r.error().subject(path_ + "/" + f));
+        return r;
+    }
+
+    /// Writes `value` to an interface file in one write(2). Errors read
+    /// `cgroup: write memory.max "-5": Invalid argument`.
+    [[nodiscard]] result<void> write(std::string_view file, std::string_view value) const {
+        std::string f(file);
+        int fd = ::openat(dir_.get(), f.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return file_error("cgroup: write", file, value, errno);
+        unique_fd owner(fd);
+        for (;;) {
+            ssize_t n = ::write(fd, value.data(), value.size());
+            if (n >= 0) break;
+            if (errno != EINTR) return file_error("cgroup: write", file, value, errno);
+        }
+        return {};
+    }
+
+    // ---- controllers ----------------------------------------------------------------------
+
+    /// Controllers available here (cgroup.controllers).
+    [[nodiscard]] result<std::vector<std::string>> controllers() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cgroup.controllers"));
+        return cg::parse_controller_list(t);
+    }
+    /// Controllers enabled for the children (cgroup.subtree_control).
+    [[nodiscard]] result<std::vector<std::string>> subtree_control() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cgroup.subtree_control"));
+        return cg::parse_controller_list(t);
+    }
+
+    /// Enables controllers for the children. A non-root cgroup with processes cannot have
+    /// domain controllers enabled (no internal processes): with `leaf` given, its processes
+    /// are first moved into the child group `leaf` (created, owned by this group's tree).
+    [[nodiscard]] result<void> enable_controllers(std::initializer_list<std::string_view> names,
+                                                  std::string_view leaf = {}) const {
+        BULKHEAD_TRY_ASSIGN(auto avail, controllers());
+        for (auto n : names) {
+            if (std::find(avail.begin(), avail.end(), n) == avail.end()) {
+                auto sys = cg::discover();
+                if (sys) {
+                    auto r = cg::require_controller(*sys, path_, n);
+                    if (!r) return r;
+                }
+                return std::move(error(errc::not_available, "cgroup: controller")
+                                     .subject("'" + std::string(n) + "' is not available at " + path_));
+            }
+        }
+        // Only domain controllers are subject to the rule, and never at the root.
+        bool domain = false;
+        for (auto n : names) domain = domain || !cg::is_threaded_controller(n);
+        std::vector<pid_t> pids;
+        if (domain && !is_root()) {
+            BULKHEAD_TRY_ASSIGN(pids, procs());
+        }
+        if (!pids.empty()) {
+            if (leaf.empty())
+                return std::move(error::from_errno("cgroup: enable controllers", EBUSY)
+                                     .subject(path_)
+                                     .note("the cgroup has processes (no-internal-processes rule): "
+                                           "move them into a leaf group first"));
+            std::string lp = path_ + "/" + std::string(leaf);
+            if (::mkdir(lp.c_str(), 0755) != 0 && errno != EEXIST)
+                return std::move(error::from_errno("cgroup: create").subject(lp));
+            BULKHEAD_TRY_ASSIGN(auto lg, open(lp));
+            for (pid_t p : pids) {
+                auto r = lg.attach(p);
+                if (!r && r.error().sys_errno() != ESRCH) return r;
+            }
+        }
+        std::string v;
+        for (auto n : names) {
+            if (!v.empty()) v += ' ';
+            v += '+';
+            v += n;
+        }
+        return write("cgroup.subtree_control", v);
+    }
+
+    /// Disables controllers for the children.
+    [[nodiscard]] result<void> disable_controllers(std::initializer_list<std::string_view> names) const {
+        std::string v;
+        for (auto n : names) {
+            if (!v.empty()) v += ' ';
+            v += '-';
+            v += n;
+        }
+        return write("cgroup.subtree_control", v);
+    }
+
+    // ---- processes ------------------------------------------------------------------------
+
+    /// Moves process `pid` (all its threads) into this group.
+    [[nodiscard]] result<void> attach(pid_t pid) const { return write("cgroup.procs", std::to_string(pid)); }
+    /// Moves one thread (threaded cgroups only).
+    [[nodiscard]] result<void> attach_thread(pid_t tid) const {
+        return write("cgroup.threads", std::to_string(tid));
+    }
+    /// Process ids in this group (not in its children).
+    [[nodiscard]] result<std::vector<pid_t>> procs() const { return read_pids("cgroup.procs"); }
+    /// Thread ids in this group.
+    [[nodiscard]] result<std::vector<pid_t>> threads() const { return read_pids("cgroup.threads"); }
+
+    /// Runs `fn` in a child started directly inside this group (clone3 CLONE_INTO_CGROUP).
+    template <class F>
+    [[nodiscard]] result<child> spawn(F&& fn, std::uint64_t clone_flags = 0) const {
+        auto c = fork_call(std::forward<F>(fn), clone_flags, dir_.get());
+        if (!c) return std::move(c.error().subject(path_));
+        return c;
+    }
+
+    // ---- state ----------------------------------------------------------------------------
+
+    [[nodiscard]] result<cg::cgroup_events> events() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cgroup.events"));
+        return cg::parse_cgroup_events(t);
+    }
+    [[nodiscard]] result<cg::cgroup_stat> stat() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cgroup.stat"));
+        return cg::parse_cgroup_stat(t);
+    }
+
+    /// Freezes every process below and waits until cgroup.events says `frozen 1`.
+    [[nodiscard]] result<void> freeze(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        BULKHEAD_TRY(write("cgroup.freeze", "1"));
+        return wait_events([](const cg::cgroup_events& e) { return e.frozen; }, timeout, "cgroup: freeze");
+    }
+    /// Thaws and waits until `frozen 0`.
+    [[nodiscard]] result<void> thaw(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        BULKHEAD_TRY(write("cgroup.freeze", "0"));
+        return wait_events([](const cg::cgroup_events& e) { return !e.frozen; }, timeout, "cgroup: thaw");
+    }
+
+    /// Waits until no process is left below this group (cgroup.events `populated 0`).
+    [[nodiscard]] result<void> wait_empty(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        return wait_events([](const cg::cgroup_events& e) { return !e.populated; }, timeout,
+                           "cgroup: wait empty");
+    }
+
+    /// SIGKILLs every process in this group and below, and waits until it is empty.
+    [[nodiscard]] result<void> kill(cg::kill_method how = cg::kill_method::automatic,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        if (is_root())
+            return std::move(error(errc::invalid_argument, "cgroup: kill").subject(path_).note("refusing to kill the root cgroup"));
+        if (how == cg::kill_method::automatic) {
+            auto r = write("cgroup.kill", "1");
+            if (r) return wait_empty(timeout);
+            // Older kernels (< 5.14) have no cgroup.kill: fall back to the loop.
+            if (r.error().code() != make_error_code(errc::not_available) && r.error().sys_errno() != ENOENT)
+                return r;
+        }
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            BULKHEAD_TRY_ASSIGN(bool any, kill_tree_once(dir_.get(), path_, 0));
+            BULKHEAD_TRY_ASSIGN(auto ev, events());
+            if (!ev.populated) return {};
+            (void)any;
+            if (std::chrono::steady_clock::now() >= deadline)
+                return std::move(error(errc::timeout, "cgroup: kill").subject(path_).note("processes keep appearing"));
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+
+    /// Removes the group and every group below it (deepest first). Kills what is inside
+    /// first unless `no_kill`. rmdir is retried a bounded number of times on EBUSY, then
+    /// errc::busy. A group that vanished already gives errc::not_found.
+    [[nodiscard]] result<void> remove(cg::remove_mode mode = cg::remove_mode::kill) {
+        if (!dir_) return error(errc::state_error, "cgroup: remove");
+        if (is_root())
+            return std::move(error(errc::invalid_argument, "cgroup: remove").subject(path_).note("the root cgroup cannot be removed"));
+        if (vanished())
+            return std::move(error(errc::not_found, "cgroup: remove").subject(path_).note("the cgroup was removed already"));
+        if (mode == cg::remove_mode::kill) {
+            auto k = kill();
+            if (!k && !cg::is_vanished(k.error())) return k;
+        }
+        BULKHEAD_TRY(remove_children(dir_.get(), path_, 0, mode));
+        // An open descriptor does not keep a cgroup busy; keep it until rmdir succeeded so
+        // a failed removal leaves the object usable.
+        auto r = rmdir_retry(AT_FDCWD, path_, path_, mode);
+        if (r) {
+            owned_ = false;
+            dir_.reset();
+        }
+        return r;
+    }
+
+    // ---- limits ---------------------------------------------------------------------------
+
+    [[nodiscard]] result<void> set_cpu_max(const cg::cpu_max& v) const {
+        BULKHEAD_TRY_ASSIGN(auto s, cg::format_cpu_max(v));
+        return write("cpu.max", s);
+    }
+    [[nodiscard]] result<cg::cpu_max> cpu_max() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cpu.max"));
+        return cg::parse_cpu_max(t);
+    }
+    [[nodiscard]] result<void> set_cpu_weight(std::uint32_t w) const {
+        BULKHEAD_TRY(cg::validate_weight("cpu.weight", w));
+        return write("cpu.weight", std::to_string(w));
+    }
+    [[nodiscard]] result<std::uint32_t> cpu_weight() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cpu.weight"));
+        return cg::parse_weight(t, "cpu.weight");
+    }
+    [[nodiscard]] result<void> set_cpuset_cpus(std::string_view list) const {
+        BULKHEAD_TRY(cg::validate_cpuset_list("cpuset.cpus", list));
+        return write("cpuset.cpus", list);
+    }
+    [[nodiscard]] result<std::string> cpuset_cpus(bool effective = false) const {
+        BULKHEAD_TRY_ASSIGN(auto t, read(effective ? "cpuset.cpus.effective" : "cpuset.cpus"));
+        return std::string(bulkhead::detail::trim(t));
+    }
+    [[nodiscard]] result<void> set_cpuset_mems(std::string_view list) const {
+        BULKHEAD_TRY(cg::validate_cpuset_list("cpuset.mems", list));
+        return write("cpuset.mems", list);
+    }
+    [[nodiscard]] result<std::string> cpuset_mems(bool effective = false) const {
+        BULKHEAD_TRY_ASSIGN(auto t, read(effective ? "cpuset.mems.effective" : "cpuset.mems"));
+        return std::string(bulkhead::detail::trim(t));
+    }
+
+    /// memory.min/low/high/max and memory.swap.max: bytes, or cg::unlimited for "max".
+    [[nodiscard]] result<void> set_memory_min(std::uint64_t v) const { return write_count("memory.min", v); }
+    [[nodiscard]] result<void> set_memory_low(std::uint64_t v) const { return write_count("memory.low", v); }
+    [[nodiscard]] result<void> set_memory_high(std::uint64_t v) const { return write_count("memory.high", v); }
+    [[nodiscard]] result<void> set_memory_max(std::uint64_t v) const { return write_count("memory.max", v); }
+    [[nodiscard]] result<void> set_memory_swap_max(std::uint64_t v) const { return write_count("memory.swap.max", v); }
+    [[nodiscard]] result<std::uint64_t> memory_min() const { return read_count("memory.min"); }
+    [[nodiscard]] result<std::uint64_t> memory_low() const { return read_count("memory.low"); }
+    [[nodiscard]] result<std::uint64_t> memory_high() const { return read_count("memory.high"); }
+    [[nodiscard]] result<std::uint64_t> memory_max() const { return read_count("memory.max"); }
+    [[nodiscard]] result<std::uint64_t> memory_swap_max() const { return read_count("memory.swap.max"); }
+    [[nodiscard]] result<void> set_memory_oom_group(bool on) const { return write("memory.oom.group", on ? "1" : "0"); }
+    [[nodiscard]] result<bool> memory_oom_group() const {
+        BULKHEAD_TRY_ASSIGN(auto v, read_count("memory.oom.group"));
+        return v != 0;
+    }
+
+    [[nodiscard]] result<void> set_pids_max(std::uint64_t v) const {
+        BULKHEAD_TRY(cg::validate_pids_max(v));
+        return write_count("pids.max", v);
+    }
+    [[nodiscard]] result<std::uint64_t> pids_max() const { return read_count("pids.max"); }
+
+    /// Sets io.max for one device; the device must exist (/sys/dev/block/MAJ:MIN).
+    [[nodiscard]] result<void> set_io_max(const cg::io_max& v) const {
+        BULKHEAD_TRY_ASSIGN(auto s, cg::format_io_max(v));
+        std::string sys = "/sys/dev/block/" + cg::format_device(v.device);
+        if (::access(sys.c_str(), F_OK) != 0)
+            return std::move(error::from_errno("cgroup: write", ENODEV)
+                                 .subject(cg::detail::file_value("io.max", s))
+                                 .note("no block device " + cg::format_device(v.device) + " (" + sys + ")"));
+        return write("io.max", s);
+    }
+    /// io.max for a device given by its node path (/dev/loop0).
+    [[nodiscard]] result<void> set_io_max(const char* device_path, cg::io_max v) const {
+        BULKHEAD_TRY_ASSIGN(v.device, cg::block_device(device_path));
+        return set_io_max(v);
+    }
+    [[nodiscard]] result<std::vector<cg::io_max>> io_max() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("io.max"));
+        return cg::parse_io_max(t);
+    }
+    [[nodiscard]] result<void> set_io_weight(std::uint32_t w) const {
+        BULKHEAD_TRY(cg::validate_weight("io.weight", w));
+        return write("io.weight", "default " + std::to_string(w));
+    }
+    [[nodiscard]] result<std::uint32_t> io_weight() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("io.weight"));
+        return cg::parse_weight(t, "io.weight");
+    }
+
+    /// Writes every limit that `l` holds (cpuset first, io last); stops at the first error.
+    [[nodiscard]] result<void> apply(const cg::limits& l) const {
+        if (l.cpuset_cpus) BULKHEAD_TRY(set_cpuset_cpus(*l.cpuset_cpus));
+        if (l.cpuset_mems) BULKHEAD_TRY(set_cpuset_mems(*l.cpuset_mems));
+        if (l.cpu) BULKHEAD_TRY(set_cpu_max(*l.cpu));
+        if (l.cpu_weight) BULKHEAD_TRY(set_cpu_weight(*l.cpu_weight));
+        if (l.memory_min) BULKHEAD_TRY(set_memory_min(*l.memory_min));
+        if (l.memory_low) BULKHEAD_TRY(set_memory_low(*l.memory_low));
+        if (l.memory_high) BULKHEAD_TRY(set_memory_high(*l.memory_high));
+        if (l.memory_max) BULKHEAD_TRY(set_memory_max(*l.memory_max));
+        if (l.memory_swap_max) BULKHEAD_TRY(set_memory_swap_max(*l.memory_swap_max));
+        if (l.memory_oom_group) BULKHEAD_TRY(set_memory_oom_group(*l.memory_oom_group));
+        if (l.pids_max) BULKHEAD_TRY(set_pids_max(*l.pids_max));
+        for (const auto& io : l.io) BULKHEAD_TRY(set_io_max(io));
+        if (l.io_weight) BULKHEAD_TRY(set_io_weight(*l.io_weight));
+        return {};
+    }
+
+    // ---- statistics -----------------------------------------------------------------------
+
+    [[nodiscard]] result<cg::cpu_stat> cpu_stat() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("cpu.stat"));
+        return cg::parse_cpu_stat(t);
+    }
+    [[nodiscard]] result<std::uint64_t> memory_current() const { return read_count("memory.current"); }
+    /// memory.peak (Linux 5.19).
+    [[nodiscard]] result<std::uint64_t> memory_peak() const { return read_count("memory.peak"); }
+    [[nodiscard]] result<cg::memory_stat> memory_stat() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("memory.stat"));
+        return cg::parse_keyed(t, "memory.stat");
+    }
+    /// memory.events (hierarchical) or memory.events.local.
+    [[nodiscard]] result<cg::memory_events> memory_events(bool local = false) const {
+        BULKHEAD_TRY_ASSIGN(auto t, read(local ? "memory.events.local" : "memory.events"));
+        return cg::parse_memory_events(t);
+    }
+    [[nodiscard]] result<std::uint64_t> pids_current() const { return read_count("pids.current"); }
+    /// pids.peak (Linux 6.1).
+    [[nodiscard]] result<std::uint64_t> pids_peak() const { return read_count("pids.peak"); }
+    [[nodiscard]] result<cg::io_stat> io_stat() const {
+        BULKHEAD_TRY_ASSIGN(auto t, read("io.stat"));
+        return cg::parse_io_stat(t);
+    }
+    /// cpu.pressure / memory.pressure / io.pressure (CONFIG_PSI, Linux 4.20).
+    [[nodiscard]] result<cg::psi> pressure(cg::psi_resource r) const {
+        BULKHEAD_TRY_ASSIGN(auto t, read(cg::psi_file(r)));
+        return cg::parse_psi(t, cg::psi_file(r));
+    }
+
+    /// True for the root of the cgroup2 hierarchy (it has no cgroup.type).
+    [[nodiscard]] bool is_root() const noexcept {
+        return dir_ && ::faccessat(dir_.get(), "cgroup.type", F_OK, 0) != 0 && !vanished();
+    }
+
+    /// True when the directory this object opened is gone (removed or replaced).
+    [[nodiscard]] bool vanished() const noexcept {
+        struct stat a, b;
+        if (::fstat(dir_.get(), &a) != 0) return true;
+        if (::stat(path_.c_str(), &b) != 0) return errno == ENOENT || errno == ENOTDIR;
+        return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+    }
+
+private:
+    [[nodiscard]] error file_error(const char* op, std::string_view file, std::string_view value,
+                                   int err) const {
+        std::string subj = value.data() ? cg::detail::file_value(file, value) : std::string(file);
+        if (err == ENOENT) {
+            if (vanished())
+                return std::move(error(errc::not_found, op).subject(subj).note("the cgroup " + path_ + " was removed"));
+            auto c = cg::controller_of(file);
+            if (!c.empty())
+                return std::move(error(errc::not_available, op)
+                                     .subject(subj)
+                                     .note("controller '" + std::string(c) + "' is not enabled for " + path_ +
+                                           " (not in its parent's cgroup.subtree_control)"));
+            return std::move(error::from_errno(op, err).subject(subj).note("no such interface file in " + path_));
+        }
+        error e = std::move(error::from_errno(op, err).subject(subj));
+        if (err == EBUSY && file == "cgroup.subtree_control")
+            e.note("the cgroup has processes (no-internal-processes rule)");
+        else if (err == EOPNOTSUPP && file == "cgroup.procs")
+            e.note("the target is not a domain cgroup or has controllers enabled for children");
+        else if (err == ENODEV && file == "io.max")
+            e.note("unknown block device");
+        return e;
+    }
+
+    [[nodiscard]] result<void> write_count(std::string_view file, std::uint64_t v) const {
+        return write(file, cg::format_max_or_number(v));
+    }
+    [[nodiscard]] result<std::uint64_t> read_count(std::string_view file) const {
+        BULKHEAD_TRY_ASSIGN(auto t, read(file));
+        return cg::parse_max_or_number(t, file);
+    }
+
+    [[nodiscard]] result<std::vector<pid_t>> read_pids(std::string_view file) const {
+        BULKHEAD_TRY_ASSIGN(auto t, read(file));
+        std::vector<pid_t> out;
+        auto r = cg::detail::walk_lines(t, [&](std::string_view line, std::uint32_t n) -> result<void> {
+            if (line.empty()) return {};
+            auto p = bulkhead::detail::parse_int<pid_t>(line);
+            if (!p || *p <= 0) return cg::detail::parse_failure(file, n, 1, "pid expected");
+            out.push_back(*p);
+            return {};
+        });
+        if (!r) return std::move(r).error();
+        return out;
+    }
+
+    template <class Pred>
+    [[nodiscard]] result<void> wait_events(Pred pred, std::chrono::milliseconds timeout, const char* op) const {
+        int fd = ::openat(dir_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return file_error(op, "cgroup.events", {}, errno);
+        unique_fd owner(fd);
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        int step_ms = 1;
+        for (;;) {
+            char buf[256];
+            ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return file_error(op, "cgroup.events", {}, errno);
+            }
+            auto ev = cg::parse_cgroup_events(std::string_view(buf, static_cast<std::size_t>(n)));
+            if (!ev) return std::move(ev).error();
+            if (pred(*ev)) return {};
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return std::move(error(errc::timeout, op).subject(path_).note("cgroup.events did not change in time"));
+            // kernfs signals a change of cgroup.events with POLLPRI, but the kernel rate-limits
+            // these notifications (one per 20 ms per file), so also re-read on a short,
+            // growing interval: 1, 2, 4 .. 32 ms.
+            pollfd p{fd, POLLPRI, 0};
+            int w = static_cast<int>(std::min<long long>(left.count(), step_ms));
+            step_ms = std::min(step_ms * 2, 32);
+            if (::poll(&p, 1, w) < 0 && errno != EINTR) return error::from_errno(op);
+        }
+    }
+
+    /// SIGKILLs every pid listed in cgroup.procs of `dirfd` and its subdirectories.
+    static result<bool> kill_tree_once(int dirfd, const std::string& path, int depth) {
+        if (depth > 64) return error(errc::too_large, "cgroup: kill");
+        bool any = false;
+        int pf = ::openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+        if (pf >= 0) {
+            unique_fd owner(pf);
+            auto t = read_to_string(pf, 4u << 20);
+            if (t) {
+                bulkhead::detail::for_each_line(*t, [&](std::string_view l) {
+                    if (auto p = bulkhead::detail::parse_int<pid_t>(l); p && *p > 0) {
+                        ::kill(*p, SIGKILL);
+                        any = true;
+                    }
+                });
+            }
+        }
+        BULKHEAD_TRY_ASSIGN(auto subs, subdirs(dirfd));
+        for (const auto& s : subs) {
+            int sfd = ::openat(dirfd, s.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (sfd < 0) continue;
+            unique_fd so(sfd);
+            BULKHEAD_TRY_ASSIGN(bool a, kill_tree_once(sfd, path + "/" + s, depth + 1));
+            any = any || a;
+        }
+        return any;
+    }
+
+    static result<std::vector<std::string>> subdirs(int dirfd) {
+        int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return error::from_errno("cgroup: list children");
+        DIR* d = ::fdopendir(fd);
+        if (!d) {
+            int e = errno;
+            ::close(fd);
+            return error::from_errno("cgroup: list children", e);
+        }
+        std::vector<std::string> out;
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_type != DT_DIR) continue;
+            std::string_view n(e->d_name);
+            if (n == "." || n == "..") continue;
+            out.emplace_back(n);
+        }
+        ::closedir(d);
+        return out;
+    }
+
+    static result<void> remove_children(int dirfd, const std::string& path, int depth, cg::remove_mode mode) {
+        if (depth > 64) return error(errc::too_large, "cgroup: remove");
+        BULKHEAD_TRY_ASSIGN(auto subs, subdirs(dirfd));
+        for (const auto& s : subs) {
+            std::string sp = path + "/" + s;
+            int sfd = ::openat(dirfd, s.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (sfd < 0) {
+                if (errno == ENOENT) continue;
+                return std::move(error::from_errno("cgroup: remove").subject(sp));
+            }
+            unique_fd so(sfd);
+            BULKHEAD_TRY(remove_children(sfd, sp, depth + 1, mode));
+            so.reset();
+            auto r = rmdir_retry(dirfd, s, sp, mode);
+            if (!r && r.error().code() != make_error_code(errc::not_found)) return r;
+        }
+        return {};
+    }
+
+    static result<void> rmdir_retry(int dirfd, const std::string& name, const std::string& shown,
+                                    cg::remove_mode mode) {
+        for (int i = 0;; ++i) {
+            if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == 0) return {};
+            int err = errno;
+            if (err == ENOENT)
+                return std::move(error(errc::not_found, "cgroup: remove").subject(shown).note("the cgroup was removed already"));
+            if (err != EBUSY) return std::move(error::from_errno("cgroup: remove", err).subject(shown));
+            if (i + 1 >= cg::remove_attempts || mode == cg::remove_mode::no_kill)
+                return std::move(error(errc::busy, "cgroup: remove")
+                                     .subject(shown)
+                                     .note(mode == cg::remove_mode::no_kill
+                                               ? "the cgroup still has processes or child groups"
+                                               : "still busy after " + std::to_string(cg::remove_attempts) +
+                                                     " attempts (processes or child groups left)"));
+            // A killed group empties asynchronously: back off 1, 2, 4 .. 50 ms (~1.7 s in all).
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << std::min(i, 6), 50)));
+        }
+    }
+
+    void destroy() noexcept {
+        if (owned_ && dir_) {
+#if BULKHEAD_HAS_EXCEPTIONS
+            try {
+                (void)remove();
+            } catch (...) {
+            }
+#else
+            (void)remove();
+#endif
+        }
+        dir_.reset();
+        owned_ = false;
+    }
+
+    unique_fd dir_;
+    std::string path_;
+    bool owned_ = false;
+};
+
+namespace cg {
+/// The same class under the module's namespace.
+using group = bulkhead::cgroup;
+
+/// The calling process's own cgroup (not owned: never removed by the object).
+[[nodiscard]] inline result<cgroup> open_self() {
+    BULKHEAD_TRY_ASSIGN(auto sys, discover());
+    return cgroup::open(sys.self_path());
+}
+} // namespace cg
+
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/cgroup/group.hpp ----
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace cg {
+
+namespace detail {
+/// A poll(2) timeout in ms from a duration: negative becomes 0, huge values saturate.
+inline int poll_ms(std::chrono::milliseconds d) noexcept {
+    if (d.count() <= 0) return 0;
+    return d.count() > 0x7fffffff ? 0x7fffffff : static_cast<int>(d.count());
+}
+} // namespace detail
+
+/// What changed.
+enum class event_kind {
+    populated,      ///< the group (or a descendant) got its first process
+    unpopulated,    ///< the last process left
+    frozen,         ///< the freeze completed
+    thawed,         ///< the group is no longer frozen
+    memory_low,     ///< memory.events "low" increased
+    memory_high,    ///< "high": reclaim throttled at memory.high
+    memory_max,     ///< "max": usage hit memory.max
+    oom,            ///< "oom": the OOM state was entered
+    oom_kill,       ///< "oom_kill": a process was OOM-killed
+    oom_group_kill, ///< "oom_group_kill": the whole group was killed (memory.oom.group)
+    pids_max,       ///< pids.events "max": a fork was refused at pids.max
+};
+
+[[nodiscard]] constexpr const char* to_string(event_kind k) noexcept {
+    switch (k) {
+    case event_kind::populated: return "populated";
+    case event_kind::unpopulated: return "unpopulated";
+    case event_kind::frozen: return "frozen";
+    case event_kind::thawed: return "thawed";
+    case event_kind::memory_low: return "low";
+    case event_kind::memory_high: return "high";
+    case event_kind::memory_max: return "max";
+    case event_kind::oom: return "oom";
+    case event_kind::oom_kill: return "oom_kill";
+    case event_kind::oom_group_kill: return "oom_group_kill";
+    case event_kind::pids_max: return "pids_max";
+    }
+    return "?";
+}
+
+/// One change: for memory events `count` is the counter's new value and `delta` how much it
+/// grew since the last look; for state changes both are 1.
+struct event {
+    event_kind kind;
+    std::uint64_t count = 1;
+    std::uint64_t delta = 1;
+};
+
+/// Which files an event_watch follows.
+enum watch_flags : unsigned {
+    watch_cgroup_events = 1u, ///< cgroup.events
+    watch_memory_events = 2u, ///< memory.events (needs the memory controller)
+    watch_pids_events = 4u,   ///< pids.events (needs the pids controller)
+};
+
+/// Watches a cgroup's event files through one non-blocking inotify descriptor.
+class event_watch {
+public:
+    event_watch() = default;
+
+    /// Starts watching `g`; the current values become the baseline.
+    [[nodiscard]] static result<event_watch> open(const cgroup& g,
+                                                  unsigned what = watch_cgroup_events | watch_memory_events) {
+        event_watch w;
+        int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0) return error::from_errno("cgroup: inotify_init1");
+        w.fd_.reset(fd);
+        w.path_ = g.path();
+        if (auto d = g.dup_fd(); d) w.dir_ = std::move(*d);
+        else return std::move(d).error();
+        if (what & watch_cgroup_events) {
+            if (::inotify_add_watch(fd, (w.path_ + "/cgroup.events").c_str(), IN_MODIFY) < 0)
+                return std::move(error::from_errno("cgroup: watch").subject(w.path_ + "/cgroup.events"));
+            BULKHEAD_TRY_ASSIGN(w.cg_, g.events());
+            w.watch_cg_ = true;
+        }
+        if (what & watch_memory_events) {
+            BULKHEAD_TRY_ASSIGN(w.mem_, g.memory_events());
+            if (::inotify_add_watch(fd, (w.path_ + "/memory.events").c_str(), IN_MODIFY) < 0)
+                return std::move(error::from_errno("cgroup: watch").subject(w.path_ + "/memory.events"));
+            w.watch_mem_ = true;
+        }
+        if (what & watch_pids_events) {
+            BULKHEAD_TRY_ASSIGN(auto t, w.read_at("pids.events"));
+            BULKHEAD_TRY_ASSIGN(w.pids_max_, parse_pids_events(t));
+            if (::inotify_add_watch(fd, (w.path_ + "/pids.events").c_str(), IN_MODIFY) < 0)
+                return std::move(error::from_errno("cgroup: watch").subject(w.path_ + "/pids.events"));
+            w.watch_pids_ = true;
+        }
+        return w;
+    }
+
+    /// The inotify descriptor: readable (EPOLLIN) when something may have changed.
+    [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] const cgroup_events& last_cgroup_events() const noexcept { return cg_; }
+    [[nodiscard]] const memory_events& last_memory_events() const noexcept { return mem_; }
+
+    /// Drains the inotify queue and reports what changed since the last call (possibly
+    /// nothing). Never blocks.
+    [[nodiscard]] result<std::vector<event>> read() {
+        alignas(inotify_event) char buf[4096];
+        for (;;) {
+            ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+            if (n > 0) continue;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno != EAGAIN) return error::from_errno("cgroup: read inotify");
+            break;
+        }
+        return poll_changes();
+    }
+
+    /// Waits up to `timeout` for at least one change; an empty vector on timeout.
+    [[nodiscard]] result<std::vector<event>> wait(std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            BULKHEAD_TRY_ASSIGN(auto ev, read());
+            if (!ev.empty()) return ev;
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return ev;
+            pollfd p{fd_.get(), POLLIN, 0};
+            if (::poll(&p, 1, detail::poll_ms(left)) < 0 && errno != EINTR)
+                return error::from_errno("cgroup: poll inotify");
+        }
+    }
+
+    /// Re-reads the watched files and returns the differences from the last values.
+    [[nodiscard]] result<std::vector<event>> poll_changes() {
+        std::vector<event> out;
+        if (watch_cg_) {
+            BULKHEAD_TRY_ASSIGN(auto t, read_at("cgroup.events"));
+            BULKHEAD_TRY_ASSIGN(auto e, parse_cgroup_events(t));
+            if (e.populated != cg_.populated)
+                out.push_back({e.populated ? event_kind::populated : event_kind::unpopulated});
+            if (e.frozen != cg_.frozen) out.push_back({e.frozen ? event_kind::frozen : event_kind::thawed});
+            cg_ = e;
+        }
+        if (watch_mem_) {
+            BULKHEAD_TRY_ASSIGN(auto t, read_at("memory.events"));
+            BULKHEAD_TRY_ASSIGN(auto m, parse_memory_events(t));
+            auto add = [&](event_kind k, std::uint64_t now, std::uint64_t before) {
+                if (now > before) out.push_back({k, now, now - before});
+            };
+            add(event_kind::memory_low, m.low, mem_.low);
+            add(event_kind::memory_high, m.high, mem_.high);
+            add(event_kind::memory_max, m.max, mem_.max);
+            add(event_kind::oom, m.oom, mem_.oom);
+            add(event_kind::oom_kill, m.oom_kill, mem_.oom_kill);
+            add(event_kind::oom_group_kill, m.oom_group_kill, mem_.oom_group_kill);
+            mem_ = m;
+        }
+        if (watch_pids_) {
+            BULKHEAD_TRY_ASSIGN(auto t, read_at("pids.events"));
+            BULKHEAD_TRY_ASSIGN(auto n, parse_pids_events(t));
+            if (n > pids_max_) out.push_back({event_kind::pids_max, n, n - pids_max_});
+            pids_max_ = n;
+        }
+        return out;
+    }
+
+private:
+    result<std::string> read_at(const char* file) const {
+        int fd = ::openat(dir_.get(), file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int err = errno;
+            if (err == ENOENT)
+                return std::move(error(errc::not_found, "cgroup: read").subject(path_ + "/" + file).note("the cgroup was removed"));
+            return std::move(error::from_errno("cgroup: read", err).subject(path_ + "/" + file));
+        }
+        unique_fd o(fd);
+        auto r = read_to_string(fd, 1u << 20);
+        if (!r) return std::move(r.error().subject(path_ + "/" + file));
+        return r;
+    }
+
+    unique_fd fd_;
+    unique_fd dir_;
+    std::string path_;
+    cgroup_events cg_{};
+    memory_events mem_{};
+    std::uint64_t pids_max_ = 0;
+    bool watch_cg_ = false;
+    bool watch_mem_ = false;
+    bool watch_pids_ = false;
+};
+
+/// A PSI trigger on a pressure file. The descriptor signals POLLPRI each time the stall
+/// threshold is crossed within the window (at most once per window).
+class psi_trigger {
+public:
+    psi_trigger() = default;
+
+    /// Registers `spec` on `g`'s cpu/memory/io.pressure.
+    [[nodiscard]] static result<psi_trigger> open(const cgroup& g, psi_resource r, const psi_trigger_spec& spec) {
+        return open_path(g.path() + "/" + psi_file(r), spec, psi_file(r));
+    }
+
+    /// Registers `spec` on any pressure file (/proc/pressure/memory, ...).
+    [[nodiscard]] static result<psi_trigger> open_path(const std::string& file, const psi_trigger_spec& spec,
+                                                       std::string_view shown = {}) {
+        BULKHEAD_TRY_ASSIGN(auto text, format_psi_trigger(spec, shown.empty() ? std::string_view(file) : shown));
+        int fd = ::open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return std::move(error::from_errno("cgroup: open").subject(file));
+        psi_trigger t;
+        t.fd_.reset(fd);
+        t.path_ = file;
+        // The trigger string must be written with its terminating NUL or newline.
+        text += '\0';
+        if (::write(fd, text.data(), text.size()) < 0) {
+            int err = errno;
+            error e = std::move(error::from_errno("cgroup: write", err)
+                                    .subject(detail::file_value(file, text.substr(0, text.size() - 1))));
+            if (err == EPERM || err == EACCES) e.note("PSI triggers need CAP_SYS_RESOURCE or a 2 s window multiple");
+            return e;
+        }
+        return t;
+    }
+
+    /// Poll this for POLLPRI / EPOLLPRI.
+    [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+    /// Waits up to `timeout`; true when the trigger fired. POLLERR means the cgroup is gone
+    /// (errc::not_found).
+    [[nodiscard]] result<bool> wait(std::chrono::milliseconds timeout) const {
+        pollfd p{fd_.get(), POLLPRI, 0};
+        for (;;) {
+            int n = ::poll(&p, 1, detail::poll_ms(timeout));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return error::from_errno("cgroup: poll psi trigger");
+            if (n == 0) return false;
+            if (p.revents & POLLERR)
+                return std::move(error(errc::not_found, "cgroup: psi trigger").subject(path_).note("the cgroup was removed"));
+            return (p.revents & POLLPRI) != 0;
+        }
+    }
+
+private:
+    unique_fd fd_;
+    std::string path_;
+};
+
+/// A small epoll loop dispatching event_watch changes and psi_trigger firings to callbacks.
+/// The watched objects must outlive their registration.
+class event_loop {
+public:
+    using event_handler = std::function<void(const event&)>;
+    using trigger_handler = std::function<void()>;
+
+    [[nodiscard]] static result<event_loop> create() {
+        int fd = ::epoll_create1(EPOLL_CLOEXEC);
+        if (fd < 0) return error::from_errno("cgroup: epoll_create1");
+        event_loop l;
+        l.ep_.reset(fd);
+        return l;
+    }
+
+    [[nodiscard]] result<void> add(event_watch& w, event_handler h) {
+        return add_entry(entry{w.fd(), &w, nullptr, std::move(h), {}}, EPOLLIN);
+    }
+    [[nodiscard]] result<void> add(psi_trigger& t, trigger_handler h) {
+        return add_entry(entry{t.fd(), nullptr, &t, {}, std::move(h)}, EPOLLPRI);
+    }
+    /// Stops dispatching for the object owning `fd`.
+    [[nodiscard]] result<void> remove(int fd) {
+        for (auto& e : entries_)
+            if (e.fd == fd) {
+                ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
+                e.fd = -1;
+                return {};
+            }
+        return error(errc::not_found, "cgroup: event loop remove");
+    }
+
+    /// Waits up to `timeout` once and dispatches what is ready; returns the number of
+    /// callbacks invoked.
+    [[nodiscard]] result<std::size_t> run_once(std::chrono::milliseconds timeout) {
+        epoll_event evs[16];
+        int n = ::epoll_wait(ep_.get(), evs, 16, detail::poll_ms(timeout));
+        if (n < 0) {
+            if (errno == EINTR) return std::size_t{0};
+            return error::from_errno("cgroup: epoll_wait");
+        }
+        std::size_t calls = 0;
+        for (int i = 0; i < n; ++i) {
+            auto idx = static_cast<std::size_t>(evs[i].data.u64);
+            if (idx >= entries_.size() || entries_[idx].fd < 0) continue;
+            auto& e = entries_[idx];
+            if (e.watch) {
+                BULKHEAD_TRY_ASSIGN(auto changes, e.watch->read());
+                for (const auto& c : changes) {
+                    e.on_event(c);
+                    ++calls;
+                }
+            } else if (e.trigger) {
+                if (evs[i].events & EPOLLERR) {
+                    ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, e.fd, nullptr);
+                    e.fd = -1;
+                    return std::move(error(errc::not_found, "cgroup: psi trigger")
+                                         .subject(e.trigger->path())
+                                         .note("the cgroup was removed"));
+                }
+                e.on_trigger();
+                ++calls;
+            }
+        }
+        return calls;
+    }
+
+    /// Runs until `done()` is true (checked after each dispatch) or `timeout` passes
+    /// (errc::timeout).
+    [[nodiscard]] result<void> run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done()) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return error(errc::timeout, "cgroup: event loop");
+            BULKHEAD_TRY(run_once(std::min(left, std::chrono::milliseconds(100))));
+        }
+        return {};
+    }
+
+    [[nodiscard]] int fd() const noexcept { return ep_.get(); }
+
+private:
+    struct entry {
+        int fd;
+        event_watch* watch;
+        psi_trigger* trigger;
+        event_handler on_event;
+        trigger_handler on_trigger;
+    };
+
+    result<void> add_entry(entry e, std::uint32_t events) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = entries_.size();
+        if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, e.fd, &ev) < 0) return error::from_errno("cgroup: epoll_ctl");
+        entries_.push_back(std::move(e));
+        return {};
+    }
+
+    unique_fd ep_;
+    std::vector<entry> entries_;
+};
+
+} // namespace cg
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/cgroup/events.hpp ----
+// ---- end bulkhead/cgroup.hpp ----
 // ---- begin bulkhead/version.hpp ----
 /// \file version.hpp
 /// The library version, as macros (config.hpp) and as constants.

@@ -3,6 +3,7 @@
 /// The umbrella header: includes every public header of the library and nothing else.
 
 #include "bulkhead/caa.hpp"
+#include "bulkhead/cgroup.hpp"
 #include "bulkhead/config.hpp"
 #include "bulkhead/dns.hpp"
 #include "bulkhead/error.hpp"

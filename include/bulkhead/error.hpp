@@ -339,6 +339,14 @@ public:
     T* operator->() noexcept { return &val_; }
     const T* operator->() const noexcept { return &val_; }
 
+    /// As std::expected: equal to a value when it holds an equal value.
+    template <class U, std::enable_if_t<!std::is_same_v<std::remove_cvref_t<U>, result> &&
+                                            !std::is_same_v<std::remove_cvref_t<U>, bulkhead::error>,
+                                        int> = 0>
+    friend bool operator==(const result& r, const U& v) {
+        return r.has_value() && *r == v;
+    }
+
 private:
     void destroy() noexcept {
         if (ok_)

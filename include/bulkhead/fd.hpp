@@ -4,10 +4,12 @@
 /// Every descriptor this library opens is close-on-exec.
 
 #include "bulkhead/config.hpp"
+#include "bulkhead/detail/syscall.hpp"
 #include "bulkhead/error.hpp"
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -93,6 +95,23 @@ struct pipe_pair {
     int fd = ::openat(dirfd, path, flags | O_CLOEXEC, mode);
     if (fd < 0) return std::move(error::from_errno("openat").subject(path));
     return unique_fd(fd);
+}
+
+/// Opens `path` below `dirfd` without ever leaving it: no "..", no absolute paths, no symbolic
+/// links (also in intermediate components) and no /proc magic links. For paths inside trees
+/// that less trusted code can change (a hosted site's webroot). Needs Linux 5.6 (openat2).
+[[nodiscard]] inline result<unique_fd> open_beneath(int dirfd, const char* path, int flags,
+                                                    mode_t mode = 0) noexcept {
+    struct open_how how {};
+    how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    for (;;) {
+        int fd = detail::sys::openat2(dirfd, path, &how);
+        if (fd >= 0) return unique_fd(fd);
+        if (errno == EAGAIN || errno == EINTR) continue; // a concurrent rename: retry
+        return std::move(error::from_errno("open beneath").subject(path));
+    }
 }
 
 /// Reads up to `buf.size()` bytes, retrying on EINTR; returns the count (0 at end of file).

@@ -17,8 +17,10 @@
 #   --add HOST[:GUEST]  copy HOST into the guest at GUEST (default /bin/<basename HOST>);
 #                       directories are copied recursively. Repeatable.
 #   --module NAME       load kernel module NAME (e.g. loop) and its dependencies. Repeatable.
-#   --host-root         share the host's / read-only over virtio-9p and run COMMAND chrooted
-#                       in an overlay (tmpfs upper) over it, so dynamic host binaries work.
+#   --host-root         share the host's / read-only over virtio-9p and run COMMAND in an
+#                       overlay (tmpfs upper) over it, moved over / in a private mount
+#                       namespace (not a chroot: user namespaces work), so dynamic host
+#                       binaries and sandboxes work.
 #   --timeout SECONDS   hard limit for the whole VM run (default 300).
 #   --mem MIB           guest memory (default 512).   --cpus N   guest CPUs (default 2).
 #   --append ARGS       extra kernel command line arguments.
@@ -66,6 +68,9 @@ done
 # --- host tools (installed quietly when missing) -----------------------------------------
 apt_quiet() {
   note "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
+  # Stale package lists are the usual cause: refresh once and retry.
+  apt-get update -qq >/dev/null 2>&1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
 }
 command -v file >/dev/null || apt_quiet file
@@ -92,7 +97,9 @@ mkdir -p "$cache" || die "cannot create cache directory $cache"
 # The bzImage holds the vmlinux ELF compressed; booting the uncompressed ELF through its PVH
 # entry skips the slow in-guest decompression (20+ s under TCG). Find the compressed stream
 # by its magic and keep the first candidate that decompresses to an ELF.
-vmlinux=$cache/vmlinux-$kver
+# Keyed by the bzImage's size and mtime, so a rebuilt package with the same version string
+# is extracted again.
+vmlinux=$cache/vmlinux-$kver-$(stat -c %s-%Y "$bzimage")
 extract_vmlinux() {
   local tmp=$vmlinux.tmp.$$ magic cmd off
   for pair in 'fd377a585a00:xz -dcq --single-stream' '1f8b08:gzip -dcq' '28b52ffd:zstd -dcq' \
@@ -117,7 +124,8 @@ fi
 # --- initramfs -----------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulkhead-vm.XXXXXX")
 qpid=""
-cleanup() { [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null; rm -rf "$work"; }
+# timeout(1) passes TERM on to qemu; a KILL would orphan qemu.
+cleanup() { [ -n "$qpid" ] && kill -TERM "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 root=$work/root
@@ -199,7 +207,12 @@ if [ "$(cat /etc/host_root)" = 1 ]; then
   for d in proc sys dev tmp run; do mkdir -p /newroot/$d; mount --bind /$d /newroot/$d || fail "bind /$d"; done
   mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
   [ -d /payload ] && { cp -a /payload/. /newroot/ || fail "copying the --add files into the overlay failed"; }
-  prefix="chroot /newroot"
+  # Not a plain chroot: the kernel refuses new user namespaces to a chrooted process. In a
+  # private mount namespace the overlay is moved over / and entered (as switch_root does), so
+  # the command's root is its mount namespace's root and sandboxes work inside.
+  printf '#!/bin/busybox sh\ncd /newroot || exit 125\nmount --move /newroot / || exit 125\nexec chroot . "$@"\n' > /bin/enter-newroot
+  chmod +x /bin/enter-newroot
+  prefix="unshare -m /bin/enter-newroot"
 fi
 cd "$(cat /etc/workdir)" 2>/dev/null || fail "no working directory $(cat /etc/workdir)"
 echo; echo "BULKHEAD-VM-START $token"

@@ -224,7 +224,26 @@ TEST_CASE("open() adopts without owning", "[kernel]") {
     CHECK(exists(g->path()));
     auto notcg = cgroup::open("/tmp");
     REQUIRE(!notcg);
-    CHECK(notcg.error().message() == "cgroup: open /tmp: invalid argument (not a cgroup v2 directory (no cgroup.procs))");
+    CHECK(notcg.error().message() ==
+          "cgroup: open /tmp: invalid argument (not a cgroup v2 directory (not on a cgroup2 filesystem))");
+    auto sys = cg::discover();
+    REQUIRE(sys);
+    if (auto v1 = sys->v1_mount_of("memory")) {
+        auto o1 = cgroup::open(*v1);
+        REQUIRE(!o1);
+        CHECK(o1.error().message() == "cgroup: open " + *v1 + ": invalid argument (a cgroup v1 hierarchy, not cgroup v2)");
+    }
+    // The hierarchy's root can be opened and read, but never killed or removed.
+    auto root = cgroup::open(mount);
+    REQUIRE(root);
+    CHECK(root->is_root());
+    CHECK(!g->is_root());
+    // (kill() on the root is refused too; that is checked in the VM, where a regression
+    // could not take the host's processes with it)
+    auto rr = root->remove();
+    REQUIRE(!rr);
+    CHECK(rr.error().message() == "cgroup: remove " + mount + ": invalid argument (the root cgroup cannot be removed)");
+    CHECK(exists(mount + "/cgroup.procs"));
     auto missing = cgroup::open(mount + "/bulkhead-no-such-group");
     REQUIRE(!missing);
     CHECK(missing.error().sys_errno() == ENOENT);

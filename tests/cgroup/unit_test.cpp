@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <string>
 
 using namespace bulkhead;
@@ -157,6 +159,9 @@ TEST_CASE("flat keyed files", "[unit]") {
     CHECK(bad.error().column() == 12);
     CHECK(bad.error().message().find("cpu.stat") != std::string::npos);
     CHECK(!cg::parse_memory_events("oom\n"));
+    CHECK(cg::parse_pids_events("max 7\n") == 7u);
+    CHECK(cg::parse_pids_events("") == 0u);
+    CHECK(!cg::parse_pids_events("max x\n"));
     CHECK(!cg::parse_cgroup_events("populated 1 2\n"));
     CHECK(cg::parse_cgroup_events("")->populated == false);
 }
@@ -273,7 +278,35 @@ TEST_CASE("discovery from text: hybrid and pure v2", "[unit]") {
     CHECK(!pure->hybrid());
     CHECK(pure->self_path() == "/sys/fs/cgroup/user.slice");
 
+    // A container that sees only its own subtree bind-mounted at /sys/fs/cgroup.
+    auto sub = cg::discover_from("40 1 0:26 /site/php /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+                                 "0::/site/php/worker\n", "");
+    REQUIRE(sub);
+    CHECK(sub->mount_root == "/site/php");
+    CHECK(sub->self_path() == "/sys/fs/cgroup/worker");
+    auto both = cg::discover_from("40 1 0:26 /x /a rw - cgroup2 cgroup2 rw\n41 1 0:26 / /b rw - cgroup2 cgroup2 rw\n",
+                                  "0::/\n", "");
+    REQUIRE(both);
+    CHECK(both->mount == "/b");
+
     auto none = cg::discover_from("22 1 0:21 / / rw - ext4 /dev/vda rw\n", "0::/\n", "");
     REQUIRE(!none);
     CHECK(none.error().message().find("no cgroup2 filesystem is mounted") != std::string::npos);
+}
+
+TEST_CASE("docs/cgroup.md shows tests/cgroup/doc_example.cpp verbatim", "[unit]") {
+    auto root = bulkhead_test::source_dir();
+    auto doc = read_file((root + "/docs/cgroup.md").c_str());
+    auto src = read_file((root + "/tests/cgroup/doc_example.cpp").c_str());
+    REQUIRE(doc);
+    REQUIRE(src);
+    // The file minus its first comment line is the docs' code block.
+    std::string body = src->substr(src->find('\n') + 1);
+    std::string marker = "This is `tests/cgroup/doc_example.cpp`, compiled and run by the VM tier:\n\n```cpp\n";
+    auto at = doc->find(marker);
+    REQUIRE(at != std::string::npos);
+    auto start = at + marker.size();
+    auto end = doc->find("```", start);
+    REQUIRE(end != std::string::npos);
+    CHECK(doc->substr(start, end - start) == body);
 }

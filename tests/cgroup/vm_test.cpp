@@ -224,10 +224,38 @@ TEST_CASE("memory.max OOM-kills a hog and the oom_kill event arrives", "[vm]") {
     }
 }
 
+TEST_CASE("memory.oom.group kills the whole group and reports oom_group_kill", "[vm]") {
+    auto g = cgroup::create(mount_point(), name("oomgroup"));
+    REQUIRE(g);
+    REQUIRE(g->set_memory_max(32u << 20));
+    REQUIRE(g->set_memory_swap_max(0));
+    REQUIRE(g->set_memory_oom_group(true));
+    auto w = cg::event_watch::open(*g, cg::watch_memory_events);
+    REQUIRE(w);
+    auto bystander = g->spawn(sleeper);
+    REQUIRE(bystander);
+    auto c = g->spawn([] { return hog(64); });
+    REQUIRE(c);
+    bool group_kill = false;
+    auto t0 = std::chrono::steady_clock::now();
+    while (!group_kill && seconds_since(t0) < 30) {
+        auto ev = w->wait(1s);
+        REQUIRE(ev);
+        for (const auto& e : *ev)
+            if (e.kind == cg::event_kind::oom_group_kill) group_kill = true;
+    }
+    CHECK(group_kill);
+    CHECK(c->wait()->killed_by(SIGKILL));
+    CHECK(bystander->wait()->killed_by(SIGKILL)); // killed with the hog: the group is one unit
+    CHECK(g->memory_events()->oom_group_kill >= 1u);
+}
+
 TEST_CASE("pids.max makes fork fail with EAGAIN", "[vm]") {
     auto g = cgroup::create(mount_point(), name("pids"));
     REQUIRE(g);
     REQUIRE(g->set_pids_max(5));
+    auto watch = cg::event_watch::open(*g, cg::watch_pids_events);
+    REQUIRE(watch);
     // The child forks sleepers until fork fails; it exits 100 + the number it made when the
     // failure was EAGAIN.
     auto c = g->spawn([] {
@@ -250,6 +278,13 @@ TEST_CASE("pids.max makes fork fail with EAGAIN", "[vm]") {
     auto kv = cg::parse_keyed(*ev, "pids.events");
     REQUIRE(kv);
     CHECK(*kv->get("max") >= 1u);
+    // The refusal arrives through the event watch too.
+    auto evs = watch->wait(std::chrono::seconds(2));
+    REQUIRE(evs);
+    REQUIRE(evs->size() == 1);
+    CHECK((*evs)[0].kind == cg::event_kind::pids_max);
+    CHECK((*evs)[0].count >= 1u);
+    CHECK(std::string(cg::to_string((*evs)[0].kind)) == "pids_max");
     REQUIRE(g->kill());
     // Killed orphans stay charged until init reaps them.
     auto t0 = std::chrono::steady_clock::now();
@@ -499,6 +534,11 @@ TEST_CASE("the docs example runs", "[vm]") {
 TEST_CASE("nothing is left behind in the guest", "[vm]") {
     auto root = cgroup::open(mount_point());
     REQUIRE(root);
+    CHECK(root->is_root());
+    auto rk = root->kill(cg::kill_method::procs_loop);
+    REQUIRE(!rk);
+    CHECK(rk.error().message() == "cgroup: kill " + root->path() + ": invalid argument (refusing to kill the root cgroup)");
+    CHECK(!root->kill());
     auto st = root->stat();
     REQUIRE(st);
     CHECK(st->nr_descendants == 0u);

@@ -64,11 +64,14 @@ TEST_CASE("result holds a value or an error", "[unit][error]") {
     CHECK(*a == 42);
     CHECK(a.value() == 42);
     CHECK(a.value_or(0) == 42);
+    CHECK(a == 42); // compares like std::expected
+    CHECK_FALSE(a == 41);
 
     auto b = twice(-1);
     REQUIRE_FALSE(b);
     CHECK(b.error().code() == errc::invalid_argument);
     CHECK(b.value_or(7) == 7);
+    CHECK_FALSE(b == 7);
     CHECK_THROWS_AS(b.value(), std::system_error);
     try {
         (void)b.value();

@@ -97,3 +97,30 @@ TEST_CASE("open_fd is close-on-exec", "[unit][fd]") {
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message() == "open /nonexistent/x: No such file or directory");
 }
+
+TEST_CASE("open_beneath stays inside its directory", "[unit][fd]") {
+    temp_dir d;
+    std::string root = d.path + "/root";
+    REQUIRE(::mkdir(root.c_str(), 0755) == 0);
+    REQUIRE(::mkdir((root + "/sub").c_str(), 0755) == 0);
+    REQUIRE(bulkhead::write_file((root + "/sub/ok.txt").c_str(), "inside", AT_FDCWD, O_WRONLY | O_CREAT));
+    REQUIRE(bulkhead::write_file((d.path + "/secret").c_str(), "outside", AT_FDCWD, O_WRONLY | O_CREAT));
+    REQUIRE(::symlink("../secret", (root + "/link").c_str()) == 0);
+    REQUIRE(::symlink("..", (root + "/up").c_str()) == 0);
+    REQUIRE(::symlink(d.path.c_str(), (root + "/abs").c_str()) == 0);
+    auto dir = bulkhead::open_fd(root.c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(dir);
+
+    auto ok = bulkhead::open_beneath(dir->get(), "sub/ok.txt", O_RDONLY);
+    REQUIRE(ok);
+    CHECK(is_cloexec(ok->get()));
+    CHECK(*bulkhead::read_to_string(ok->get()) == "inside");
+
+    for (const char* bad : {"../secret", "/etc/passwd", "link", "up/secret", "abs/secret", "sub/../../secret"}) {
+        INFO(bad);
+        auto r = bulkhead::open_beneath(dir->get(), bad, O_RDONLY);
+        REQUIRE_FALSE(r);
+        CHECK((r.error().sys_errno() == EXDEV || r.error().sys_errno() == ELOOP));
+        CHECK(r.error().message().find(bad) != std::string::npos);
+    }
+}

@@ -139,12 +139,18 @@ constexpr std::string_view v1_name(std::string_view controller) noexcept {
 /// What `discover()` found.
 struct system_info {
     std::string mount;                        ///< cgroup2 mount point, e.g. /sys/fs/cgroup
+    std::string mount_root = "/";             ///< the hierarchy path mounted there (bind mounts)
     std::string self;                         ///< own cgroup, relative to the hierarchy root
     std::vector<mount_entry> v1_mounts;       ///< cgroup v1 hierarchies (hybrid/legacy mode)
     std::vector<proc_cgroup_entry> kernel_controllers; ///< /proc/cgroups
 
     /// Absolute path of the calling process's cgroup (when the mount shows the root).
-    [[nodiscard]] std::string self_path() const { return self == "/" ? mount : mount + self; }
+    [[nodiscard]] std::string self_path() const {
+        std::string rel = self;
+        if (mount_root != "/" && bulkhead::detail::starts_with(rel, mount_root))
+            rel = rel.substr(mount_root.size());
+        return rel.empty() || rel == "/" ? mount : mount + rel;
+    }
     /// True when some controllers are bound to v1 hierarchies beside cgroup2.
     [[nodiscard]] bool hybrid() const noexcept { return !v1_mounts.empty(); }
     /// The mount point of the v1 hierarchy holding `controller`, if any.
@@ -169,10 +175,16 @@ struct system_info {
                                                        std::string_view proc_cgroups) {
     system_info info;
     BULKHEAD_TRY_ASSIGN(auto mounts, parse_mountinfo(mountinfo));
-    for (auto& m : mounts) {
-        if (m.fstype == "cgroup2" && info.mount.empty() && m.root == "/") info.mount = m.mount_point;
-        else if (m.fstype == "cgroup") info.v1_mounts.push_back(std::move(m));
+    // Prefer a mount of the whole hierarchy; else the first one (a bind-mounted subtree).
+    const mount_entry* v2 = nullptr;
+    for (const auto& m : mounts)
+        if (m.fstype == "cgroup2" && (!v2 || (v2->root != "/" && m.root == "/"))) v2 = &m;
+    if (v2) {
+        info.mount = v2->mount_point;
+        info.mount_root = v2->root;
     }
+    for (auto& m : mounts)
+        if (m.fstype == "cgroup") info.v1_mounts.push_back(std::move(m));
     if (info.mount.empty())
         return std::move(error(errc::not_available, "cgroup: find cgroup2 mount")
                              .subject("/proc/self/mountinfo")

@@ -31,6 +31,14 @@
 BULKHEAD_NAMESPACE_BEGIN
 namespace cg {
 
+namespace detail {
+/// A poll(2) timeout in ms from a duration: negative becomes 0, huge values saturate.
+inline int poll_ms(std::chrono::milliseconds d) noexcept {
+    if (d.count() <= 0) return 0;
+    return d.count() > 0x7fffffff ? 0x7fffffff : static_cast<int>(d.count());
+}
+} // namespace detail
+
 /// What changed.
 enum class event_kind {
     populated,      ///< the group (or a descendant) got its first process
@@ -43,6 +51,7 @@ enum class event_kind {
     oom,            ///< "oom": the OOM state was entered
     oom_kill,       ///< "oom_kill": a process was OOM-killed
     oom_group_kill, ///< "oom_group_kill": the whole group was killed (memory.oom.group)
+    pids_max,       ///< pids.events "max": a fork was refused at pids.max
 };
 
 [[nodiscard]] constexpr const char* to_string(event_kind k) noexcept {
@@ -57,6 +66,7 @@ enum class event_kind {
     case event_kind::oom: return "oom";
     case event_kind::oom_kill: return "oom_kill";
     case event_kind::oom_group_kill: return "oom_group_kill";
+    case event_kind::pids_max: return "pids_max";
     }
     return "?";
 }
@@ -73,6 +83,7 @@ struct event {
 enum watch_flags : unsigned {
     watch_cgroup_events = 1u, ///< cgroup.events
     watch_memory_events = 2u, ///< memory.events (needs the memory controller)
+    watch_pids_events = 4u,   ///< pids.events (needs the pids controller)
 };
 
 /// Watches a cgroup's event files through one non-blocking inotify descriptor.
@@ -101,6 +112,13 @@ public:
             if (::inotify_add_watch(fd, (w.path_ + "/memory.events").c_str(), IN_MODIFY) < 0)
                 return std::move(error::from_errno("cgroup: watch").subject(w.path_ + "/memory.events"));
             w.watch_mem_ = true;
+        }
+        if (what & watch_pids_events) {
+            BULKHEAD_TRY_ASSIGN(auto t, w.read_at("pids.events"));
+            BULKHEAD_TRY_ASSIGN(w.pids_max_, parse_pids_events(t));
+            if (::inotify_add_watch(fd, (w.path_ + "/pids.events").c_str(), IN_MODIFY) < 0)
+                return std::move(error::from_errno("cgroup: watch").subject(w.path_ + "/pids.events"));
+            w.watch_pids_ = true;
         }
         return w;
     }
@@ -134,7 +152,7 @@ public:
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return ev;
             pollfd p{fd_.get(), POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
+            if (::poll(&p, 1, detail::poll_ms(left)) < 0 && errno != EINTR)
                 return error::from_errno("cgroup: poll inotify");
         }
     }
@@ -164,6 +182,12 @@ public:
             add(event_kind::oom_group_kill, m.oom_group_kill, mem_.oom_group_kill);
             mem_ = m;
         }
+        if (watch_pids_) {
+            BULKHEAD_TRY_ASSIGN(auto t, read_at("pids.events"));
+            BULKHEAD_TRY_ASSIGN(auto n, parse_pids_events(t));
+            if (n > pids_max_) out.push_back({event_kind::pids_max, n, n - pids_max_});
+            pids_max_ = n;
+        }
         return out;
     }
 
@@ -187,8 +211,10 @@ private:
     std::string path_;
     cgroup_events cg_{};
     memory_events mem_{};
+    std::uint64_t pids_max_ = 0;
     bool watch_cg_ = false;
     bool watch_mem_ = false;
+    bool watch_pids_ = false;
 };
 
 /// A PSI trigger on a pressure file. The descriptor signals POLLPRI each time the stall
@@ -232,7 +258,7 @@ public:
     [[nodiscard]] result<bool> wait(std::chrono::milliseconds timeout) const {
         pollfd p{fd_.get(), POLLPRI, 0};
         for (;;) {
-            int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+            int n = ::poll(&p, 1, detail::poll_ms(timeout));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) return error::from_errno("cgroup: poll psi trigger");
             if (n == 0) return false;
@@ -283,7 +309,7 @@ public:
     /// callbacks invoked.
     [[nodiscard]] result<std::size_t> run_once(std::chrono::milliseconds timeout) {
         epoll_event evs[16];
-        int n = ::epoll_wait(ep_.get(), evs, 16, static_cast<int>(timeout.count()));
+        int n = ::epoll_wait(ep_.get(), evs, 16, detail::poll_ms(timeout));
         if (n < 0) {
             if (errno == EINTR) return std::size_t{0};
             return error::from_errno("cgroup: epoll_wait");

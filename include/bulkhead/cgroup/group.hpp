@@ -28,7 +28,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -124,10 +126,14 @@ public:
         int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) return std::move(error::from_errno("cgroup: open").subject(path));
         unique_fd dir(fd);
-        if (::faccessat(fd, "cgroup.procs", F_OK, 0) != 0)
+        struct statfs fs;
+        if (::fstatfs(fd, &fs) != 0) return std::move(error::from_errno("cgroup: open").subject(path));
+        if (fs.f_type != CGROUP2_SUPER_MAGIC)
             return std::move(error(errc::invalid_argument, "cgroup: open")
                                  .subject(path)
-                                 .note("not a cgroup v2 directory (no cgroup.procs)"));
+                                 .note(fs.f_type == CGROUP_SUPER_MAGIC
+                                           ? "a cgroup v1 hierarchy, not cgroup v2"
+                                           : "not a cgroup v2 directory (not on a cgroup2 filesystem)"));
         cgroup g;
         g.dir_ = std::move(dir);
         g.path_ = std::move(path);
@@ -213,9 +219,8 @@ public:
         // Only domain controllers are subject to the rule, and never at the root.
         bool domain = false;
         for (auto n : names) domain = domain || !cg::is_threaded_controller(n);
-        bool root = ::faccessat(dir_.get(), "cgroup.type", F_OK, 0) != 0;
         std::vector<pid_t> pids;
-        if (domain && !root) {
+        if (domain && !is_root()) {
             BULKHEAD_TRY_ASSIGN(pids, procs());
         }
         if (!pids.empty()) {
@@ -305,6 +310,8 @@ public:
     /// SIGKILLs every process in this group and below, and waits until it is empty.
     [[nodiscard]] result<void> kill(cg::kill_method how = cg::kill_method::automatic,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) const {
+        if (is_root())
+            return std::move(error(errc::invalid_argument, "cgroup: kill").subject(path_).note("refusing to kill the root cgroup"));
         if (how == cg::kill_method::automatic) {
             auto r = write("cgroup.kill", "1");
             if (r) return wait_empty(timeout);
@@ -329,6 +336,8 @@ public:
     /// errc::busy. A group that vanished already gives errc::not_found.
     [[nodiscard]] result<void> remove(cg::remove_mode mode = cg::remove_mode::kill) {
         if (!dir_) return error(errc::state_error, "cgroup: remove");
+        if (is_root())
+            return std::move(error(errc::invalid_argument, "cgroup: remove").subject(path_).note("the root cgroup cannot be removed"));
         if (vanished())
             return std::move(error(errc::not_found, "cgroup: remove").subject(path_).note("the cgroup was removed already"));
         if (mode == cg::remove_mode::kill) {
@@ -479,6 +488,11 @@ public:
     [[nodiscard]] result<cg::psi> pressure(cg::psi_resource r) const {
         BULKHEAD_TRY_ASSIGN(auto t, read(cg::psi_file(r)));
         return cg::parse_psi(t, cg::psi_file(r));
+    }
+
+    /// True for the root of the cgroup2 hierarchy (it has no cgroup.type).
+    [[nodiscard]] bool is_root() const noexcept {
+        return dir_ && ::faccessat(dir_.get(), "cgroup.type", F_OK, 0) != 0 && !vanished();
     }
 
     /// True when the directory this object opened is gone (removed or replaced).

@@ -345,6 +345,15 @@ inline constexpr std::uint64_t pids_limit_max = 4194304;
     return e;
 }
 
+/// pids.events: "max N", how many forks were refused at pids.max (this group and below).
+[[nodiscard]] inline result<std::uint64_t> parse_pids_events(std::string_view text) {
+    BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "pids.events"));
+    std::uint64_t max = 0;
+    for (const auto& [k, v] : kv.entries)
+        if (k == "max") max = v;
+    return max;
+}
+
 [[nodiscard]] inline result<cgroup_events> parse_cgroup_events(std::string_view text) {
     BULKHEAD_TRY_ASSIGN(auto kv, parse_keyed(text, "cgroup.events"));
     cgroup_events e;

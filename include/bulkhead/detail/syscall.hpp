@@ -9,7 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <linux/sched.h> // struct clone_args, CLONE_* (clone3 flags)
+#include <linux/openat2.h> // struct open_how, RESOLVE_*
+#include <linux/sched.h>   // struct clone_args, CLONE_* (clone3 flags)
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -96,6 +97,13 @@ inline int mount_setattr(int dirfd, const char* path, unsigned flags, void* attr
 }
 
 inline pid_t gettid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+/// openat2(2) (Linux 5.6): `how->resolve` confines path resolution (RESOLVE_BENEATH,
+/// RESOLVE_NO_SYMLINKS, ...), which is how a privileged process safely opens paths inside a
+/// directory that an untrusted party controls.
+inline int openat2(int dirfd, const char* path, struct open_how* how) noexcept {
+    return static_cast<int>(::syscall(SYS_openat2, dirfd, path, how, sizeof(struct open_how)));
+}
 
 } // namespace detail::sys
 BULKHEAD_NAMESPACE_END
