@@ -85,6 +85,7 @@ limits='"limits": {"memory_max": "256M", "memory_high": "192M", "pids_max": 64, 
 cat > "$work/sites.json" <<JSON
 {"state_dir": "$state",
  "caa": {"ca": "letsencrypt.org", "servers": ["127.0.0.53:5353"]},
+ "pressure": [{"resource": "memory", "stall_ms": 100, "window_ms": 1000}],
  "sites": [
   {"name": "alpha", "domains": ["alpha.example"], "webroot": "$work/www/alpha", $limits},
   {"name": "beta",  "domains": ["beta.example"],  "webroot": "$work/www/beta",  $limits},
@@ -149,10 +150,13 @@ if [ -z "$native" ]; then
   site_exec alpha sh -c 'n=0; while [ $n -lt 200 ]; do sleep 20 & n=$((n+1)); done 2>/dev/null; echo "alpha forked until pids.max"' || true
   check "a fork storm in alpha stops at pids.max=64" bash -c "[ \$(cat /sys/fs/cgroup/bulkhead-sitehost/alpha/pids.current) -le 64 ]"
   check "beta still serves during alpha's fork storm" bash -c "curl -s -m 5 http://10.88.0.10/ | grep -q 'site beta'"
+  check "the refused forks are an event naming alpha (pids_max)" grep -q '"event":"pids_max","site":"alpha"' "$work/events.log"
   sh_ kill alpha >/dev/null
   site_exec alpha php -d memory_limit=-1 -r '$a = str_repeat("x", 600 * 1024 * 1024); echo strlen($a);' || true
   sleep 0.5
   check "a 600 MB memory hog in alpha is OOM-killed inside alpha (memory.max=256M)" grep -q '"event":"oom_kill","site":"alpha"' "$work/events.log"
+  check "memory pressure above the configured threshold is an event naming alpha" grep -q '"event":"pressure","site":"alpha","resource":"memory"' "$work/events.log"
+  sh_ status
   check "beta was not touched by alpha's OOM" bash -c "! grep -q '\"event\":\"oom_kill\",\"site\":\"beta\"' '$work/events.log'"
   check "beta still serves after alpha's OOM" bash -c "curl -s -m 5 http://10.88.0.10/ | grep -q 'site beta'"
 else

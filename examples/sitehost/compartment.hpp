@@ -216,6 +216,15 @@ public:
     [[nodiscard]] std::vector<service>& services() noexcept { return services_; }
     [[nodiscard]] bh::cgroup* group() noexcept { return group_ ? &*group_ : nullptr; }
     [[nodiscard]] bh::cgroup* exec_group() noexcept { return exec_group_ ? &*exec_group_ : nullptr; }
+    /// The leaf groups processes live in: init, exec and one per service.
+    [[nodiscard]] std::vector<bh::cgroup*> leaves() noexcept {
+        std::vector<bh::cgroup*> v;
+        if (init_group_) v.push_back(&*init_group_);
+        if (exec_group_) v.push_back(&*exec_group_);
+        for (auto& sv : services_)
+            if (sv.group) v.push_back(&*sv.group);
+        return v;
+    }
     [[nodiscard]] bool frozen() const noexcept { return frozen_; }
     void set_frozen(bool f) noexcept { frozen_ = f; }
 

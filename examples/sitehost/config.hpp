@@ -74,9 +74,19 @@ struct caa_settings {
     bool on_up = true;                            ///< `up` checks every domain and logs it
 };
 
+/// A PSI trigger: an event when tasks of a site stalled on `resource` for more than `stall_ms`
+/// within `window_ms` (the kernel's pressure trigger; window 500..10000 ms).
+struct pressure_trigger {
+    std::string resource; ///< "cpu", "memory" or "io"
+    std::uint32_t stall_ms = 0;
+    std::uint32_t window_ms = 1000;
+    bool full = false;    ///< "full" (all tasks stalled) instead of "some"
+};
+
 struct config {
     std::string path; ///< the file it was read from, for messages
     caa_settings caa;
+    std::vector<pressure_trigger> pressure;
     std::string state_dir = "/run/bulkhead-sitehost";
     std::string ipv4_pool = "10.88.0.0/16"; ///< /30 per site: .1 host side, .2 the site
     id_range id_pool{200000, 65536u * 64};  ///< ranges are allotted from here
@@ -468,9 +478,37 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     detail::reader r{ck};
     const json::value& v = *doc;
     if (!v.is_object()) return ck.fail(v, "(top level)", "expected an object");
-    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa"}));
+    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure"}));
     config c;
     c.path = file;
+    if (const auto* p = v.find("pressure")) {
+        if (!p->is_array()) return ck.fail(*p, "pressure", "expected an array of triggers");
+        for (std::size_t i = 0; i < p->items().size(); ++i) {
+            const auto& t = p->items()[i];
+            std::string path = "pressure[" + std::to_string(i) + "]";
+            if (!t.is_object()) return ck.fail(t, path, "expected {\"resource\": ..., \"stall_ms\": N, \"window_ms\": N}");
+            BULKHEAD_TRY(r.known_keys(t, path, {"resource", "stall_ms", "window_ms", "full"}));
+            pressure_trigger pt;
+            const auto* res = t.find("resource");
+            if (!res) return ck.fail(t, path, "missing \"resource\"");
+            BULKHEAD_TRY_ASSIGN(pt.resource, r.string(*res, path + ".resource"));
+            if (pt.resource != "cpu" && pt.resource != "memory" && pt.resource != "io")
+                return ck.fail(*res, path + ".resource", "expected \"cpu\", \"memory\" or \"io\"");
+            if (const auto* w = t.find("window_ms")) {
+                BULKHEAD_TRY_ASSIGN(auto n, r.uint(*w, path + ".window_ms", 500, 10000));
+                pt.window_ms = static_cast<std::uint32_t>(n);
+            }
+            const auto* st = t.find("stall_ms");
+            if (!st) return ck.fail(t, path, "missing \"stall_ms\"");
+            BULKHEAD_TRY_ASSIGN(auto n, r.uint(*st, path + ".stall_ms", 1, pt.window_ms));
+            pt.stall_ms = static_cast<std::uint32_t>(n);
+            if (const auto* f = t.find("full")) {
+                if (!f->is_bool()) return ck.fail(*f, path + ".full", "expected true or false");
+                pt.full = f->as_bool();
+            }
+            c.pressure.push_back(pt);
+        }
+    }
     if (const auto* a = v.find("caa")) {
         if (!a->is_object()) return ck.fail(*a, "caa", "expected an object");
         BULKHEAD_TRY(r.known_keys(*a, "caa", {"ca", "servers", "account_uri", "validation_method", "on_up"}));

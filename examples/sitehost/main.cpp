@@ -105,6 +105,8 @@ std::string status_table(const bulkhead::detail::json::value& v) {
                       num("memory_bytes", 1048576).c_str(), num("pids", 1).c_str(),
                       num("psi_cpu_some_avg10", 1).c_str());
         o += line;
+        if (const auto* rec = s.find("recent_events"))
+            for (const auto& e : rec->items()) o += "             " + e.as_string() + "\n";
     }
     if (!v.find("limits_enforced")->as_bool()) o += "warning: limits are NOT enforced (--native)\n";
     return o;

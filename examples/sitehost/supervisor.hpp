@@ -167,6 +167,7 @@ public:
                 auto w = event("stop", s->config().name);
                 emit(opt_.log_fd, std::move(w));
             }
+        triggers_.clear();
         sites_.clear();
         watches_.clear();
         if (top_) (void)top_->remove();
@@ -181,7 +182,9 @@ public:
     [[nodiscard]] const std::vector<std::string>& failed_sites() const noexcept { return runtimes_failed_; }
 
 private:
-    enum tag : std::uint64_t { t_signal = 1, t_control = 2, t_service = 3, t_holder = 4, t_watch = 5, t_exec = 6, t_log = 7 };
+    enum tag : std::uint64_t { t_signal = 1, t_control = 2, t_service = 3, t_holder = 4, t_watch = 5, t_exec = 6, t_log = 7, t_psi = 8 };
+    static constexpr unsigned watch_flags =
+        bh::cg::watch_cgroup_events | bh::cg::watch_memory_events | bh::cg::watch_pids_events;
     static std::uint64_t key(tag t, std::uint64_t a = 0, std::uint64_t b = 0) { return t << 56 | a << 28 | b; }
 
     struct pending_exec {
@@ -228,16 +231,57 @@ private:
         for (std::size_t i = 0; i < sites_.size(); ++i) {
             if (!sites_[i]) continue;
             BULKHEAD_TRY(add(sites_[i]->holder().pidfd(), key(t_holder, i)));
-            if (env_.limits_enforced && sites_[i]->group()) {
-                auto w = bh::cg::event_watch::open(*sites_[i]->group());
-                if (w) {
-                    watches_[i] = std::move(*w);
-                    BULKHEAD_TRY(add(watches_[i]->fd(), key(t_watch, i)));
-                }
-            }
+            BULKHEAD_TRY(watch_site(i));
         }
+        BULKHEAD_TRY(arm_pressure());
         rearm();
         return {};
+    }
+
+    static bh::cg::psi_resource psi_of(const std::string& r) {
+        return r == "cpu" ? bh::cg::psi_resource::cpu : r == "memory" ? bh::cg::psi_resource::memory
+                                                                     : bh::cg::psi_resource::io;
+    }
+
+    /// One PSI trigger per configured resource and site (pressure events).
+    bh::result<void> arm_pressure() {
+        if (!env_.limits_enforced) return {};
+        for (std::size_t i = 0; i < sites_.size(); ++i) {
+            if (!sites_[i]) continue;
+            for (std::size_t j = 0; j < cfg_.pressure.size(); ++j) {
+                const auto& p = cfg_.pressure[j];
+                bh::cg::psi_trigger_spec spec;
+                spec.full = p.full;
+                spec.stall_us = std::uint64_t{p.stall_ms} * 1000;
+                spec.window_us = std::uint64_t{p.window_ms} * 1000;
+                BULKHEAD_TRY_ASSIGN(auto t, bh::cg::psi_trigger::open(*sites_[i]->group(), psi_of(p.resource), spec));
+                epoll_event ev{};
+                ev.events = EPOLLPRI;
+                ev.data.u64 = key(t_psi, i, j);
+                if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, t.fd(), &ev) < 0) return bh::error::from_errno("epoll_ctl psi");
+                triggers_.push_back(std::move(t));
+            }
+        }
+        return {};
+    }
+
+    void pressure_fired(std::size_t si, std::size_t pi) {
+        if (si >= sites_.size() || !sites_[si] || pi >= cfg_.pressure.size()) return;
+        const auto& p = cfg_.pressure[pi];
+        auto w = event("pressure", sites_[si]->config().name);
+        w.field("resource", p.resource).field("stall_ms", p.stall_ms).field("window_ms", p.window_ms);
+        if (auto v = sites_[si]->group()->pressure(psi_of(p.resource)); v)
+            w.field("some_total_usec", v->some.total_usec).field("full_total_usec", v->full.total_usec);
+        note(si, "pressure " + p.resource);
+        emit(opt_.log_fd, std::move(w));
+    }
+
+    /// The last few resource events of a site, for `status`.
+    void note(std::size_t si, std::string what) {
+        if (recent_.size() <= si) recent_.resize(si + 1);
+        auto& r = recent_[si];
+        r.push_back(rfc3339_now() + " " + std::move(what));
+        if (r.size() > 8) r.erase(r.begin());
     }
 
     bh::result<void> add(int fd, std::uint64_t k) {
@@ -308,9 +352,10 @@ private:
         case t_control: handle_control(); break;
         case t_service: service_exited(a, b); break;
         case t_holder: holder_exited(a); break;
-        case t_watch: watch_fired(a); break;
+        case t_watch: watch_fired(a, b); break;
         case t_exec: exec_done(k); break;
         case t_log: forward_log(a, b); break;
+        case t_psi: pressure_fired(a, b); break;
         }
     }
 
@@ -361,11 +406,30 @@ private:
         (void)restart_site(si); // reported as site_restart(_failed)
     }
 
-    bh::result<void> restart_site(std::size_t si) {
-        if (watches_.size() > si && watches_[si]) {
-            (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, watches_[si]->fd(), nullptr);
-            watches_[si].reset();
+    /// Watches the site group's cgroup.events, memory.events and pids.events, and the leaves'
+    /// pids.events: before Linux 6.2 a refused fork counts in the forking task's own group.
+    bh::result<void> watch_site(std::size_t si) {
+        if (!env_.limits_enforced || !sites_[si] || !sites_[si]->group()) return {};
+        if (watches_.size() <= si) watches_.resize(si + 1);
+        auto& ws = watches_[si];
+        BULKHEAD_TRY_ASSIGN(auto w, bh::cg::event_watch::open(*sites_[si]->group(), watch_flags));
+        ws.push_back(std::move(w));
+        for (auto* leaf : sites_[si]->leaves()) {
+            BULKHEAD_TRY_ASSIGN(auto lw, bh::cg::event_watch::open(*leaf, bh::cg::watch_pids_events));
+            ws.push_back(std::move(lw));
         }
+        for (std::size_t k = 0; k < ws.size(); ++k) BULKHEAD_TRY(add(ws[k].fd(), key(t_watch, si, k)));
+        return {};
+    }
+
+    void unwatch_site(std::size_t si) {
+        if (watches_.size() <= si) return;
+        for (auto& w : watches_[si]) (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.fd(), nullptr);
+        watches_[si].clear();
+    }
+
+    bh::result<void> restart_site(std::size_t si) {
+        unwatch_site(si);
         site s = sites_[si]->config();
         std::vector<sock_filter> filter;
         if (opt_.filters) {
@@ -385,22 +449,24 @@ private:
         }
         sites_[si] = std::move(rt);
         BULKHEAD_TRY(add(sites_[si]->holder().pidfd(), key(t_holder, si)));
-        if (env_.limits_enforced) {
-            auto wt = bh::cg::event_watch::open(*sites_[si]->group());
-            if (wt) {
-                watches_[si] = std::move(*wt);
-                BULKHEAD_TRY(add(watches_[si]->fd(), key(t_watch, si)));
-            }
-        }
-        return {};
+        return watch_site(si);
     }
 
-    void watch_fired(std::size_t si) {
-        if (si >= watches_.size() || !watches_[si]) return;
-        auto evs = watches_[si]->read();
+    void watch_fired(std::size_t si, std::size_t k) {
+        if (si >= watches_.size() || k >= watches_[si].size()) return;
+        auto evs = watches_[si][k].read();
         if (!evs) return;
+        auto now = std::chrono::steady_clock::now();
+        if (last_pids_event_.size() <= si) last_pids_event_.resize(si + 1);
         for (const auto& e : *evs) {
+            if (e.kind == bh::cg::event_kind::populated || e.kind == bh::cg::event_kind::unpopulated) continue;
+            if (e.kind == bh::cg::event_kind::pids_max) {
+                // A fork storm refuses thousands of forks: one event per site and second.
+                if (now - last_pids_event_[si] < std::chrono::seconds(1)) continue;
+                last_pids_event_[si] = now;
+            }
             auto w = event(bh::cg::to_string(e.kind), sites_[si]->config().name);
+            note(si, std::string(bh::cg::to_string(e.kind)) + " (count " + std::to_string(e.count) + ")");
             w.field("count", e.count).field("delta", e.delta);
             emit(opt_.log_fd, std::move(w));
         }
@@ -431,6 +497,10 @@ private:
                 if (auto p = g->pressure(res); p) w.field(name, p->some.avg10);
         }
         w.field("limits_enforced", env_.limits_enforced);
+        w.key("recent_events").begin_array();
+        if (i < recent_.size())
+            for (const auto& r : recent_[i]) w.string(r);
+        w.end_array();
         w.end_object();
         return std::move(w).str();
     }
@@ -577,7 +647,10 @@ private:
     host_env env_;
     std::optional<bh::cgroup> top_;
     std::vector<std::unique_ptr<site_runtime>> sites_;
-    std::vector<std::optional<bh::cg::event_watch>> watches_;
+    std::vector<std::vector<bh::cg::event_watch>> watches_; ///< per site: the group, then its leaves
+    std::vector<std::chrono::steady_clock::time_point> last_pids_event_;
+    std::vector<bh::cg::psi_trigger> triggers_;
+    std::vector<std::vector<std::string>> recent_;
     std::vector<std::string> runtimes_failed_;
     std::vector<pending_exec> execs_;
     std::uint64_t next_exec_ = 1;
