@@ -145,6 +145,19 @@ site_exec alpha touch /tmp/planted /dev/shm/planted
 check "alpha's /tmp and /dev/shm are not beta's" fails site_exec beta ls /tmp/planted /dev/shm/planted
 check "alpha sees its own planted files (control)" site_exec alpha ls /tmp/planted /dev/shm/planted
 
+say "escape suite: bulkhead-escape in alpha (as www-data and as alpha's root) against beta and the host"
+"$bin/sitehost" exec beta --state-dir "$state" -- /opt/bulkhead/bulkhead-escape --serve-canaries demo-canary >/dev/null &
+canary_pid=$!
+for _ in $(seq 100); do site_exec beta test -e /tmp/demo-canary && break; sleep 0.1; done
+bpid_now=$(sh_ status --json | grep -o '"name":"beta".*' | grep -o '"name":"nginx","running":true,"pid":[0-9]*' | head -n1 | grep -o '[0-9]*$')
+probe_args=(--pid "$bpid_now" --file "$work/www/beta/secret.txt" --ip 10.88.0.10 --host-ip 10.88.0.5 --host-port 22 --ifname bh1-beta --canary demo-canary)
+site_exec alpha /opt/bulkhead/bulkhead-escape "${probe_args[@]}" | sed 's/^/  /'
+check "escape suite as alpha's www-data: every probe refused" site_exec alpha /opt/bulkhead/bulkhead-escape "${probe_args[@]}"
+check "escape suite as alpha's root: every probe refused" "$bin/sitehost" exec alpha --root --state-dir "$state" -- /opt/bulkhead/bulkhead-escape "${probe_args[@]}"
+check "the same attempts inside beta reach beta's own canaries (control)" \
+  site_exec beta /opt/bulkhead/bulkhead-escape --control --file /srv/www/secret.txt --ip 10.88.0.10 --canary demo-canary
+kill "$canary_pid" 2>/dev/null; wait "$canary_pid" 2>/dev/null
+
 if [ -z "$native" ]; then
   say "limits are enforced per site"
   site_exec alpha sh -c 'n=0; while [ $n -lt 200 ]; do sleep 20 & n=$((n+1)); done 2>/dev/null; echo "alpha forked until pids.max"' || true
