@@ -278,6 +278,10 @@ private:
         if (E.owner == detail::no_owner && st_.done_[P.entry]) return;
         std::uint32_t pidx = c.part - E.first_part;
         if (pidx > 0 && st_.best_end_[c.part - 1] == detail::no_pos) return;
+        // A chain part can only matter if it could end before the best end seen so far: every
+        // end of this candidate is >= its anchor. This keeps frequent anchors of '*'-joined
+        // parts from being re-verified once the chain has moved on.
+        if (pidx + 1u < E.nparts && c.anchor >= st_.best_end_[c.part]) return;
         if (c.anchor < wbase || c.anchor > wbase + wlen) return;
         auto wl = static_cast<std::uint32_t>(wlen);
         auto a = static_cast<std::uint32_t>(c.anchor - wbase);

@@ -101,7 +101,11 @@ inline scan_report scan_memory(scan_state& st, std::span<const unsigned char> da
         stream s(st, pass_normalized, mo, norm.size(), data.size());
         s.scan(norm);
         rep.undecided += s.undecided();
-        for (auto& m : s.matches()) rep.matches.push_back(std::move(m));
+        for (auto& m : s.matches()) {
+            bool dup = false;
+            for (auto& o : rep.matches) dup = dup || o.name == m.name;
+            if (!dup) rep.matches.push_back(std::move(m));
+        }
     }
     return rep;
 }
