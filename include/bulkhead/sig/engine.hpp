@@ -78,8 +78,12 @@ struct part_rec {
     std::uint16_t left_min, left_max, right_min, right_max;
     std::uint16_t gram_delta; ///< gram window start relative to the anchor
     std::uint16_t pad;
+    /// `aa[x-y]` lead of a first part (program offset, or no_lead): ClamAV measures the
+    /// signature's offset at the HEXSIG after it, so the lead runs after the offset check.
+    std::uint32_t lead;
 };
-static_assert(sizeof(part_rec) == 28);
+static_assert(sizeof(part_rec) == 32);
+inline constexpr std::uint32_t no_lead = 0xffffffffu;
 
 struct tier_rec {
     std::uint8_t gram, stride, fold, pad;
@@ -481,10 +485,15 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         for (std::size_t pi = 0; pi < parts.size(); ++pi) {
             auto& pt = parts[pi];
             if (pt.empty()) { why = "empty part between gaps"; return false; }
+            // `aa[x-y]HEXSIG` at the very start: the lead byte and its gap stay out of the anchor
+            std::size_t lead_n = (pi == 0 && pt.size() > 2 && pt[0]->kind == token::lit &&
+                                  pt[1]->kind == token::gap && pt[1]->bracket)
+                                     ? 2
+                                     : 0;
             // best literal run
             std::size_t best_b = 0, best_len = 0;
             double best_score = -1;
-            for (std::size_t i = 0; i < pt.size();) {
+            for (std::size_t i = lead_n; i < pt.size();) {
                 if (pt[i]->kind != token::lit) { ++i; continue; }
                 std::size_t j = i;
                 double sc = 0;
@@ -498,7 +507,8 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             }
             if (best_len == 0) { why = "a part between '*' gaps has no fixed byte"; return false; }
             std::uint64_t lmin = 0, lmax = 0, rmin = 0, rmax = 0;
-            std::vector<const token*> left(pt.begin(), pt.begin() + static_cast<std::ptrdiff_t>(best_b));
+            std::vector<const token*> left(pt.begin() + static_cast<std::ptrdiff_t>(lead_n),
+                                           pt.begin() + static_cast<std::ptrdiff_t>(best_b));
             for (auto* t : left) part_builder::span_of(*t, lmin, lmax);
             for (std::size_t i = best_b; i < pt.size(); ++i) part_builder::span_of(*pt[i], rmin, rmax);
             if (lmax + rmax > max_part_span) { why = "a part spans more than 65535 bytes"; return false; }
@@ -511,6 +521,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             pr.right_max = static_cast<std::uint16_t>(rmax);
             pr.left = static_cast<std::uint32_t>(S.prog.size());
             reverse_prog(left, nocase, S.prog);
+            pr.lead = no_lead;
+            if (lead_n) {
+                pr.lead = static_cast<std::uint32_t>(S.prog.size());
+                reverse_prog(std::vector<const token*>(pt.begin(), pt.begin() + 2), nocase, S.prog);
+            }
             pr.right = static_cast<std::uint32_t>(S.prog.size());
             // anchor literal as one op (runs merged), then the rest
             {
@@ -724,7 +739,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     std::uint32_t ml = 0, gd = 0;
     std::uint64_t ek = 0;
     for (auto& p : S.parts) {
-        ml = std::max<std::uint32_t>(ml, p.left_max);
+        ml = std::max<std::uint32_t>(ml, p.left_max + (p.lead != no_lead ? 34u : 0u));
         gd = std::max<std::uint32_t>(gd, p.gram_delta + 8 + 4);
     }
     for (auto id : S.direct_eof) {
@@ -848,7 +863,8 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             (e.owner != no_owner && (e.owner >= v.lsigs.size() || e.counter >= h.ncounters)))
             return bad("entry out of range");
     for (auto& p : v.parts)
-        if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size())
+        if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
+            (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
     for (auto& t : v.tiers) {
         std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);

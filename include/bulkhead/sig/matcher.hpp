@@ -309,6 +309,16 @@ private:
             lo = st_.best_end_[c.part - 1] + P.min_gap;
         }
         std::uint64_t smin = detail::no_pos;
+        if (P.lead != detail::no_lead) {
+            // offsets apply to the HEXSIG after `aa[x-y]`; then the lead must match before it
+            std::size_t k = 0;
+            for (auto s : starts)
+                if (wbase + s >= lo && wbase + s <= hi) starts[k++] = s;
+            starts.resize(k);
+            if (starts.empty() || !detail::run_prog(v_.prog, P.lead, w, wl, starts, st_.s2_, false)) return;
+            lo = 0;
+            hi = detail::no_pos;
+        }
         for (auto s : starts) {
             std::uint64_t abs = wbase + s;
             if (abs < lo || abs > hi) continue;

@@ -66,6 +66,7 @@ struct token {
     std::uint8_t b = 0;
     std::uint8_t m = 0xff;
     std::uint32_t gmin = 0, gmax = 0;
+    bool bracket = false; ///< gap written [x-y]
     std::array<std::uint64_t, 4> bits{};
     std::vector<std::string> alts;
 
@@ -144,6 +145,7 @@ namespace detail {
             if (c == '[') {
                 // aa[x-y]HEXSIG or HEXSIG[x-y]aa: one side is a single byte.
                 if (t.gmax > 32) return err(i, "[x-y] allows at most 32 bytes");
+                t.bracket = true;
             }
             out.push_back(t);
             i = e + 1;
