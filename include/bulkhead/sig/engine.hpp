@@ -440,8 +440,8 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     // Anchors to index, per tier key.
     struct anchor_item { std::uint32_t part; std::string window; };
     struct tier_key { unsigned gram, stride; bool fold; };
-    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
-                                        {4, 8, true},  {4, 4, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
+    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
+                                        {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
     std::vector<std::vector<anchor_item>> per_tier(std::size(keys));
 
     auto reverse_prog = [](const std::vector<const token*>& toks, bool nocase, std::vector<unsigned char>& prog) {
@@ -546,8 +546,8 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             for (std::size_t k = 0; k < best_len; ++k)
                 run += static_cast<char>(nocase ? fold.t[pt[best_b + k]->b] : pt[best_b + k]->b);
             // tier by run length
-            std::size_t ti = run.size() >= 11 ? 0 : run.size() >= 7 ? 1 : run.size() >= 4 ? 2 : run.size() >= 2 ? 3 : 4;
-            if (nocase) ti += 5;
+            std::size_t ti = run.size() >= 11 ? 0 : run.size() >= 7 ? 1 : run.size() >= 5 ? 2 : run.size() >= 4 ? 3 : run.size() >= 2 ? 4 : 5;
+            if (nocase) ti += 6;
             std::size_t win = keys[ti].gram + keys[ti].stride - 1;
             std::size_t bd = 0;
             double bsc = -1;

@@ -357,14 +357,31 @@ private:
         const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
         const unsigned S = T.stride, G = T.gram, bits = T.bits_log2, tb = T.table_log2;
         const bool f = T.fold;
+        const unsigned char* prog = v_.prog.data();
         auto hit = [&](std::uint64_t q, std::uint32_t g) {
             std::uint32_t hb = detail::hash32b(g, tb);
             for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
                 if (ge[j].gram != g) continue;
                 std::uint32_t part = ge[j].part_k >> 3, k = ge[j].part_k & 7;
-                std::uint64_t back = k + v_.parts[part].gram_delta;
+                const auto& P = v_.parts[part];
+                std::uint64_t back = k + P.gram_delta;
                 if (q < back) continue;
-                cands_.push_back({q - back, part});
+                std::uint64_t a = q - back;
+                // Cheap reject: the anchor literal (the right program's first op) in place.
+                const unsigned char* rp = prog + P.right;
+                if (a >= wbase && (rp[0] == detail::op_lit || rp[0] == detail::op_liti) &&
+                    a + rp[1] <= end) {
+                    const unsigned char* d = w + (a - wbase);
+                    if (rp[0] == detail::op_lit) {
+                        if (std::memcmp(d, rp + 2, rp[1]) != 0) continue;
+                    } else {
+                        bool eq = true;
+                        for (unsigned z = 0; z < rp[1] && eq; ++z) eq = detail::fold.t[d[z]] == rp[2 + z];
+                        if (!eq) continue;
+                    }
+                }
+                if (v_.entries[P.entry].nparts == 1) single_.push_back({a, part});
+                else cands_.push_back({a, part});
             }
         };
         if (G == 4 && !f) {
@@ -445,6 +462,15 @@ private:
                 bool last = blk_end >= end;
                 release(final && last ? detail::no_pos : (blk_end > v_.max_gd ? blk_end - v_.max_gd : 0));
                 drain(w, wlen, wbase, final);
+                // Single-part candidates need no ordering: verify now, or hold until their
+                // bytes have arrived.
+                std::size_t keep_n = 0;
+                for (auto& c : single_) {
+                    if (stop_) break;
+                    if (verifiable(c, end, final)) verify(c, w, wlen, wbase, final);
+                    else single_[keep_n++] = c;
+                }
+                single_.resize(stop_ ? 0 : keep_n);
                 if (last) break;
                 cur = blk_end;
             }
@@ -475,7 +501,8 @@ private:
             std::uint64_t a = pending_[pend_head_].anchor;
             keep = std::min(keep, a > v_.max_left + 1 ? a - v_.max_left - 1 : 0);
         }
-        for (auto& c : cands_) keep = std::min(keep, c.anchor > v_.max_left + 1 ? c.anchor - v_.max_left - 1 : 0);
+        for (auto* cv : {&cands_, &single_})
+            for (auto& c : *cv) keep = std::min(keep, c.anchor > v_.max_left + 1 ? c.anchor - v_.max_left - 1 : 0);
         if (next_direct_ < v_.direct_abs.size()) {
             std::uint64_t n = v_.entries[v_.direct_abs[next_direct_]].off_n;
             keep = std::min(keep, n > 0 ? n - 1 : 0);
@@ -525,7 +552,7 @@ private:
     match_options opt_;
     std::optional<std::uint64_t> size_, file_size_;
     std::vector<std::uint64_t> next_p_;
-    std::vector<detail::candidate> cands_, pending_;
+    std::vector<detail::candidate> cands_, pending_, single_;
     std::size_t pend_head_ = 0;
     std::size_t next_direct_ = 0;
     std::vector<unsigned char> buf_;
