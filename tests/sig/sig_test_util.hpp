@@ -80,12 +80,21 @@ public:
     }
     bool any(const bulkhead::sig::offset_spec& off) {
         std::size_t n = d_.size();
+        // ClamAV measures the offset of `aa[x-y]HEXSIG` at HEXSIG.
+        bool lead = t_.size() > 2 && t_[0].kind == bulkhead::sig::token::lit &&
+                    t_[1].kind == bulkhead::sig::token::gap && t_[1].bracket;
         for (std::size_t s = 0; s <= n; ++s) {
             if (off.kind == bulkhead::sig::offset_spec::absolute && (s < off.n || s > off.n + off.shift)) continue;
             if (off.kind == bulkhead::sig::offset_spec::eof_minus &&
                 (off.n > n || s < n - off.n || s > n - off.n + off.shift))
                 continue;
-            if (at(0, s)) return true;
+            if (!lead) {
+                if (at(0, s)) return true;
+                continue;
+            }
+            if (!at(2, s)) continue;
+            for (std::uint32_t g = t_[1].gmin; g <= t_[1].gmax; ++g)
+                if (s >= g + 1 && static_cast<unsigned char>(d_[s - g - 1]) == t_[0].b) return true;
         }
         return false;
     }
