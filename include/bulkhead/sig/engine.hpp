@@ -165,6 +165,12 @@ inline constexpr fold_tab fold{};
 
 } // namespace detail
 
+/// Prefilter bitmap sizing for 4-byte grams: at least 2^16 bits (8 KiB, stays in L1), at most
+/// 2^21 bits (256 KiB), 32 bits per indexed gram in between (about 3% false hits when full).
+inline constexpr unsigned prefilter_min_bits = 16;
+inline constexpr unsigned prefilter_max_bits = 21;
+inline constexpr std::size_t prefilter_bits_per_entry = 32;
+
 /// Options for compiling.
 struct compile_options {
     bool normalized_any = true; ///< target-0 signatures also match normalized text
@@ -691,9 +697,9 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             for (unsigned k = 0; k < tr.stride; ++k)
                 ents.push_back({load_gram(reinterpret_cast<const unsigned char*>(it.window.data()) + k, tr.gram, false),
                                 it.part << 3 | k});
-        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : 10;
+        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : prefilter_min_bits;
         if (tr.gram == 4)
-            while (bits < 24 && (std::size_t(1) << bits) < ents.size() * 16) ++bits;
+            while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(1) << tb) < ents.size()) ++tb;
         tr.bits_log2 = bits;
