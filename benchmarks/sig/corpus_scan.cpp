@@ -4,6 +4,7 @@
 #include "bulkhead/sig.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +33,26 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: corpus_scan DB CORPUSDIR [THREADS...]\n");
         return 2;
     }
+    if (std::string(argv[1]) == "--rss") {
+        // Resident memory of a loaded database in a fresh process: RSS before the load, then
+        // after mapping it, touching every page (worst case) and making one scan_state.
+        long before = rss_kb();
+        auto l = sig::compiled_db::load(argv[2]);
+        if (!l) return 2;
+        sig::scan_state st(*l);
+        std::string probe(1 << 16, 'x');
+        (void)sig::scan_memory(st, {reinterpret_cast<const unsigned char*>(probe.data()), probe.size()});
+        long after_scan = rss_kb();
+        volatile unsigned char sink = 0;
+        std::ifstream f(argv[2], std::ios::binary);
+        std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        (void)all;
+        (void)sink;
+        std::printf("rss_after_load_and_scan_kb=%ld rss_per_sig_bytes=%.1f mapped_bytes_per_sig=%.1f\n",
+                    after_scan - before, double(after_scan - before) * 1024.0 / double(l->signature_count()),
+                    double(l->bytes()) / double(l->signature_count()));
+        return 0;
+    }
     auto t0 = clk::now();
     sig::database db;
     if (auto r = sig::load_path(argv[1], db); !r) {
@@ -43,7 +64,7 @@ int main(int argc, char** argv) {
     auto c = sig::compiled_db::compile(db);
     if (!c) return 2;
     double compile_s = std::chrono::duration<double>(clk::now() - t1).count();
-    std::string saved = "/tmp/corpus_scan_db.bhdb";
+    std::string saved = argc > 0 && std::getenv("CORPUS_SCAN_KEEP") ? std::getenv("CORPUS_SCAN_KEEP") : "/tmp/corpus_scan_db.bhdb";
     if (!c->save(saved)) return 2;
     std::size_t nsigs = c->signature_count();
     std::size_t bytes = c->bytes();
@@ -103,6 +124,6 @@ int main(int argc, char** argv) {
         auto [s, h] = scan_all(th, false);
         std::printf("tool=bulkhead threads=%u mbps=%.1f hits=%zu\n", th, double(total) / 1048576.0 / s, h);
     }
-    std::remove(saved.c_str());
+    if (!std::getenv("CORPUS_SCAN_KEEP")) std::remove(saved.c_str());
     return 0;
 }

@@ -20,7 +20,7 @@ echo "building drivers (g++ -O2)..."
 g++ -std=c++20 -O2 -DNDEBUG -I"$root/include" "$here/corpus_scan.cpp" -o "$work/bin/corpus_scan" -pthread
 g++ -std=c++20 -O2 -DNDEBUG -I"$root/include" "$root/examples/scan/main.cpp" -o "$work/bin/bulkhead-scan" -pthread
 g++ -std=c++17 -O2 -DNDEBUG "$here/hs_driver.cpp" -o "$work/bin/hs_driver" -lhs
-bytes=$(du -sb "$work/corpus" | cut -f1)
+bytes=$(du -sbL "$work/corpus" | cut -f1)
 cat "$work"/corpus/*/* > /dev/null # warm the page cache for the tools that read files
 
 now() { date +%s.%N; }
@@ -31,19 +31,21 @@ for set in s1k s10k; do
   d="$work/$set"
   echo
   echo "=== $set: $(wc -l < "$d/sigs.ndb") signatures, $(python3 -c "print('%.1f' % ($bytes/1048576))") MB corpus ==="
-  b=$("$work/bin/corpus_scan" "$d/sigs.ndb" "$work/corpus" 1 2)
+  b=$(CORPUS_SCAN_KEEP="$work/$set.bhdb" "$work/bin/corpus_scan" "$d/sigs.ndb" "$work/corpus" 1 2)
+  mem=$("$work/bin/corpus_scan" --rss "$work/$set.bhdb")
   h=$("$work/bin/hs_driver" "$d/sigs.hs" "$work/corpus")
   bmb=$(field "$(echo "$b" | head -1)" mbps)
   hmb=$(field "$h" mbps)
-  t0=$(now); "$work/bin/bulkhead-scan" --threads 1 --no-summary -i -r -d "$d/sigs.ndb" "$work/corpus" > /dev/null || true; t1=$(now)
+  t0=$(now); "$work/bin/bulkhead-scan" --threads 1 --no-summary -i -r -d "$d/sigs.ndb" "$work/corpus/" > /dev/null || true; t1=$(now)
   tool=$(rate "$t0" "$t1")
   t0=$(now); yarac "$d/sigs.yar" "$work/yara.compiled" 2>/dev/null; t1=$(now)
   ycomp=$(python3 -c "print('%.3f' % ($t1 - $t0))")
-  t0=$(now); yara -p 1 -C -r "$work/yara.compiled" "$work/corpus" > /dev/null 2>&1 || true; t1=$(now)
+  t0=$(now); yara -p 1 -C -r "$work/yara.compiled" "$work/corpus/" > /dev/null 2>&1 || true; t1=$(now)
   ymb=$(rate "$t0" "$t1")
-  t0=$(now); clamscan --no-summary -i -r -d "$d/sigs.ndb" "$work/corpus" > /dev/null 2>&1 || true; t1=$(now)
+  t0=$(now); clamscan --no-summary -i -r -d "$d/sigs.ndb" "$work/corpus/" > /dev/null 2>&1 || true; t1=$(now)
   cmb=$(rate "$t0" "$t1")
   echo "$b" | sed 's/^/  /'
+  echo "  $mem"
   echo "  $h"
   printf '  %-34s %8s MB/s\n' "bulkhead (in memory, 1 thread)" "$bmb" \
     "Hyperscan block mode (in memory)" "$hmb" \
@@ -59,4 +61,4 @@ print("  ratio bulkhead-scan/clamscan    %.2fx" % (t / c))
 PY
   echo "  yara compile: ${ycomp}s; Hyperscan compile: $(field "$h" compile_s)s; bulkhead compile: $(field "$(echo "$b" | head -1)" compile_s)s, load saved: $(field "$(echo "$b" | head -1)" load_s)s"
 done
-rm -f "$work/yara.compiled"
+rm -f "$work/yara.compiled" "$work/s1k.bhdb" "$work/s10k.bhdb"

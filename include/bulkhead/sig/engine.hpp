@@ -3,7 +3,7 @@
 /// The compiled matcher. All body signatures (.ndb and .ldb subsignatures) compile into one
 /// read-only `compiled_db`:
 ///  - each signature splits at unbounded gaps (`*`, `{n-}`) into parts; each part gets an
-///    anchor, its best fixed literal run (longest, weighted by byte rarity), and two small
+///    anchor, its best fixed literal run (lowest expected prefilter cost), and two small
 ///    programs: the ops left of the anchor (run backwards) and from the anchor on;
 ///  - anchors go into prefilter tiers by length: 4-byte grams sampled every 8 / 4 / 1
 ///    positions (an anchor of length L >= 3+S is indexed by its S grams so one in S text
@@ -129,17 +129,44 @@ inline constexpr fold_tab fold{};
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/// Byte weight for anchor choice: common bytes in text, PHP and executables weigh less.
-[[nodiscard]] inline double rarity(unsigned char c) noexcept {
-    if (c == 0x00 || c == 0x20) return 0.15;
-    if (c == 0xff) return 0.35;
-    if (c == '\n' || c == '\r' || c == '\t') return 0.4;
-    if (std::strchr("etaoinsrhl", c) && c) return 0.55;
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 0.75;
-    if (c == '$' || c == '(' || c == ')' || c == ';' || c == '"' || c == '\'' || c == '=' || c == '.' ||
-        c == ',' || c == '<' || c == '>' || c == '/' || c == '_' || c == '-')
-        return 0.6;
-    return 1.0;
+/// Estimated byte frequency in the files a web host scans (text, scripts, executables):
+/// English letter frequencies scaled for code, spaces and line ends, NULs and 0xff padding of
+/// binaries. Used to pick anchors whose grams are rare; a general model, not a corpus count.
+struct byte_freq_tab {
+    float p[256];
+    constexpr byte_freq_tab() : p() {
+        for (auto& x : p) x = 0.0004f;
+        const char* letters = "etaoinsrhldcumfpgwybvkxjqz";
+        const float lf[26] = {0.090f, 0.065f, 0.060f, 0.060f, 0.055f, 0.055f, 0.050f, 0.050f, 0.040f,
+                              0.035f, 0.030f, 0.025f, 0.022f, 0.020f, 0.018f, 0.016f, 0.015f, 0.014f,
+                              0.013f, 0.011f, 0.008f, 0.006f, 0.0015f, 0.001f, 0.001f, 0.0007f};
+        for (int i = 0; i < 26; ++i) {
+            p[static_cast<unsigned char>(letters[i])] = lf[i];
+            p[static_cast<unsigned char>(letters[i] - 32)] = lf[i] * 0.12f;
+        }
+        for (unsigned c = '0'; c <= '9'; ++c) p[c] = 0.004f;
+        p[' '] = 0.15f;
+        p['\n'] = 0.02f;
+        p['\t'] = 0.01f;
+        p['\r'] = 0.005f;
+        p[0x00] = 0.05f;
+        p[0xff] = 0.01f;
+        const char* punct = "()$;=.,'\"_->/<:[]{}*#!&+?|";
+        for (const char* c = punct; *c; ++c) p[static_cast<unsigned char>(*c)] = 0.006f;
+    }
+};
+inline constexpr byte_freq_tab byte_freq{};
+
+/// Expected prefilter cost of indexing `win` (S grams of G bytes at consecutive offsets) at
+/// stride S: one check per S text positions plus the expected exact gram hits.
+[[nodiscard]] inline double window_cost(const unsigned char* win, unsigned gram, unsigned stride) noexcept {
+    double hits = 0;
+    for (unsigned k = 0; k < stride; ++k) {
+        double pg = 1;
+        for (unsigned i = 0; i < gram; ++i) pg *= byte_freq.p[win[k + i]];
+        hits += pg;
+    }
+    return 1.0 / stride + 30.0 * hits;
 }
 
 [[nodiscard]] inline std::uint32_t hash32(std::uint32_t g, unsigned bits) noexcept {
@@ -496,19 +523,35 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
                                   pt[1]->kind == token::gap && pt[1]->bracket)
                                      ? 2
                                      : 0;
-            // best literal run
+            // best literal run: the lowest expected prefilter cost (stride and gram hits)
+            auto tier_of = [](std::size_t L) -> std::size_t {
+                return L >= 11 ? 0 : L >= 7 ? 1 : L >= 5 ? 2 : L >= 4 ? 3 : L >= 2 ? 4 : 5;
+            };
+            auto best_window = [&](const std::string& run, std::size_t& d_out) {
+                std::size_t ti = tier_of(run.size());
+                unsigned g = keys[ti].gram, st = keys[ti].stride;
+                std::size_t win = g + st - 1;
+                double best = 1e300;
+                d_out = 0;
+                for (std::size_t d = 0; d + win <= run.size(); ++d) {
+                    double c = window_cost(reinterpret_cast<const unsigned char*>(run.data()) + d, g, st);
+                    if (c < best) { best = c; d_out = d; }
+                }
+                return best;
+            };
             std::size_t best_b = 0, best_len = 0;
-            double best_score = -1;
+            double best_cost = 1e300;
             for (std::size_t i = lead_n; i < pt.size();) {
                 if (pt[i]->kind != token::lit) { ++i; continue; }
                 std::size_t j = i;
-                double sc = 0;
+                std::string r;
                 while (j < pt.size() && pt[j]->kind == token::lit) {
-                    sc += rarity(nocase ? fold.t[pt[j]->b] : pt[j]->b);
+                    r += static_cast<char>(nocase ? fold.t[pt[j]->b] : pt[j]->b);
                     ++j;
                 }
-                double weighted = sc + 0.001 * double(j - i);
-                if (weighted > best_score) { best_score = weighted; best_b = i; best_len = j - i; }
+                std::size_t dd;
+                double c = best_window(r, dd);
+                if (c < best_cost) { best_cost = c; best_b = i; best_len = j - i; }
                 i = j;
             }
             if (best_len == 0) { why = "a part between '*' gaps has no fixed byte"; return false; }
@@ -551,17 +594,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             std::string run;
             for (std::size_t k = 0; k < best_len; ++k)
                 run += static_cast<char>(nocase ? fold.t[pt[best_b + k]->b] : pt[best_b + k]->b);
-            // tier by run length
-            std::size_t ti = run.size() >= 11 ? 0 : run.size() >= 7 ? 1 : run.size() >= 5 ? 2 : run.size() >= 4 ? 3 : run.size() >= 2 ? 4 : 5;
-            if (nocase) ti += 6;
+            std::size_t ti = tier_of(run.size());
             std::size_t win = keys[ti].gram + keys[ti].stride - 1;
             std::size_t bd = 0;
-            double bsc = -1;
-            for (std::size_t d = 0; d + win <= run.size(); ++d) {
-                double sc = 0;
-                for (std::size_t k = 0; k < win; ++k) sc += rarity(static_cast<unsigned char>(run[d + k]));
-                if (sc > bsc) { bsc = sc; bd = d; }
-            }
+            (void)best_window(run, bd);
+            if (nocase) ti += 6;
             pr.gram_delta = static_cast<std::uint16_t>(bd);
             prs.push_back(pr);
             tier_items.push_back({ti, run.substr(bd, win)});
