@@ -47,6 +47,16 @@ TEST_CASE("tree scan: parallel, symlinks and special files skipped, size limit",
     CHECK(got.count(td / "outside/secret") == 0);
     CHECK(got[td / "site/sub/f3"].matches.at(0).name == "Tree.Evil");
     CHECK(got[td / "site/sub/f3"].matches.at(0).offset == 3);
+    // a symlink given as a root is followed (like clamscan's arguments), unless turned off
+    std::vector<file_result> roots;
+    scan_tree(db, {td / "site/link"}, to, [&](const file_result& r) { roots.push_back(r); });
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].kind == file_result::infected);
+    roots.clear();
+    to.follow_root_symlinks = false;
+    scan_tree(db, {td / "site/link"}, to, [&](const file_result& r) { roots.push_back(r); });
+    REQUIRE(roots.size() == 1);
+    CHECK(roots[0].kind == file_result::skipped);
 }
 
 TEST_CASE("cache skips unchanged files and notices changes", "[unit]") {

@@ -89,6 +89,7 @@ struct tier_rec {
     std::uint8_t gram, stride, fold, pad;
     std::uint32_t bits_log2, table_log2;
     std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
+    std::uint32_t bitmap2_off; ///< second Bloom bitmap (4-byte grams only), same size
 };
 
 struct gram_entry {
@@ -171,6 +172,9 @@ inline constexpr byte_freq_tab byte_freq{};
 
 [[nodiscard]] inline std::uint32_t hash32(std::uint32_t g, unsigned bits) noexcept {
     return bits >= 32 ? g : (g * 0x9e3779b1u) >> (32 - bits);
+}
+[[nodiscard]] inline std::uint32_t hash32c(std::uint32_t g, unsigned bits) noexcept {
+    return (g * 0xc2b2ae35u) >> (32 - bits);
 }
 [[nodiscard]] inline std::uint32_t hash32b(std::uint32_t g, unsigned bits) noexcept {
     return (g * 0x85ebca77u + 0x27d4eb2fu) >> (32 - bits);
@@ -744,9 +748,18 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
         std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << bits) / 64);
         S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        tr.bitmap2_off = tr.bitmap_off;
+        if (tr.gram == 4) {
+            tr.bitmap2_off = static_cast<std::uint32_t>(S.bitmaps.size());
+            S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        }
         for (auto& e : ents) {
             auto h = tr.gram == 4 ? hash32(e.gram, bits) : e.gram;
             S.bitmaps[tr.bitmap_off + h / 64] |= std::uint64_t(1) << (h % 64);
+            if (tr.gram == 4) {
+                auto h2 = hash32c(e.gram, bits);
+                S.bitmaps[tr.bitmap2_off + h2 / 64] |= std::uint64_t(1) << (h2 % 64);
+            }
         }
         std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
             auto ha = hash32b(a.gram, tb), hb = hash32b(b.gram, tb);
@@ -911,7 +924,8 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             return bad("part out of range");
     for (auto& t : v.tiers) {
         std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);
-        if (t.bits_log2 > 24 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
+        if (t.bits_log2 > 24 || t.bits_log2 < 8 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
+            t.bitmap2_off + words > v.bitmaps.size() ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
             t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4) ||
             t.stride == 0 || t.stride > 8)

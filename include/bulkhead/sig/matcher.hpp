@@ -384,19 +384,27 @@ private:
                 else cands_.push_back({a, part});
             }
         };
+        const std::uint64_t* bm2 = v_.bitmaps.data() + T.bitmap2_off;
         if (G == 4 && !f) {
             const unsigned sh = 32 - bits;
             for (; p < lim; p += S) {
                 std::uint32_t g;
                 std::memcpy(&g, w + (p - wbase), 4);
                 std::uint32_t h = (g * 0x9e3779b1u) >> sh;
-                if ((bm[h >> 6] >> (h & 63)) & 1) hit(p, g);
+                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
+                std::uint32_t h2 = (g * 0xc2b2ae35u) >> sh;
+                if ((bm2[h2 >> 6] >> (h2 & 63)) & 1) hit(p, g);
             }
         } else {
             for (; p < lim; p += S) {
                 std::uint32_t g = detail::load_gram(w + (p - wbase), G, f);
                 std::uint32_t h = G == 4 ? detail::hash32(g, bits) : g;
-                if ((bm[h >> 6] >> (h & 63)) & 1) hit(p, g);
+                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
+                if (G == 4) {
+                    std::uint32_t h2 = detail::hash32c(g, bits);
+                    if (!((bm2[h2 >> 6] >> (h2 & 63)) & 1)) continue;
+                }
+                hit(p, g);
             }
         }
         next_p_[t] = p;

@@ -15,6 +15,7 @@
 #include "bulkhead/sig/normalize.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
@@ -279,6 +280,7 @@ struct tree_options {
     unsigned threads = 0; ///< 0 = hardware concurrency
     scan_options scan;
     scan_cache* cache = nullptr;
+    bool follow_root_symlinks = true; ///< roots that are symlinks are resolved first
 };
 
 /// Scans files and directories with a pool of std::jthreads. Symlinks (as arguments inside a
@@ -321,8 +323,16 @@ inline void scan_tree(const compiled_db& db, const std::vector<std::string>& roo
         };
         // Walk iteratively (no recursion), never following symlinks.
         std::vector<std::string> dirs;
-        for (auto& r : roots) {
+        for (auto r : roots) {
             struct stat sb {};
+            // A symlink named as a root is followed (as clamscan does for its arguments);
+            // symlinks met inside a tree never are.
+            if (::lstat(r.c_str(), &sb) == 0 && S_ISLNK(sb.st_mode) && topt.follow_root_symlinks) {
+                if (char* real = ::realpath(r.c_str(), nullptr)) {
+                    r = real;
+                    std::free(real);
+                }
+            }
             if (::lstat(r.c_str(), &sb) != 0) {
                 emit({r, file_result::error, {}, error::from_errno("lstat").subject(r).message(), 0});
                 continue;
