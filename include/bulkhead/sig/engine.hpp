@@ -146,10 +146,10 @@ struct byte_freq_tab {
             p[static_cast<unsigned char>(letters[i] - 32)] = lf[i] * 0.12f;
         }
         for (unsigned c = '0'; c <= '9'; ++c) p[c] = 0.004f;
-        p[' '] = 0.15f;
-        p['\n'] = 0.02f;
-        p['\t'] = 0.01f;
-        p['\r'] = 0.005f;
+        p[0x20] = 0.15f;
+        p[0x0a] = 0.02f;
+        p[0x09] = 0.01f;
+        p[0x0d] = 0.005f;
         p[0x00] = 0.05f;
         p[0xff] = 0.01f;
         const char* punct = "()$;=.,'\"_->/<:[]{}*#!&+?|";
@@ -742,7 +742,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         if (tr.gram == 4)
             while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
         unsigned tb = 4;
-        while (tb < 24 && (std::size_t(1) << tb) < ents.size()) ++tb;
+        while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
         tr.bits_log2 = bits;
         tr.table_log2 = tb;
         tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
