@@ -83,9 +83,20 @@ struct pressure_trigger {
     bool full = false;    ///< "full" (all tasks stalled) instead of "some"
 };
 
+/// Upload scanning with ClamAV-format signature databases.
+struct scan_settings {
+    std::vector<std::string> databases;    ///< files or directories (.ndb .ldb .hdb .cvd ...); empty: off
+    std::string quarantine_dir = "/var/lib/bulkhead-sitehost/quarantine";
+    bool freeze_on_detection = false;      ///< freeze the site when malware arrives
+    std::uint64_t max_file_size = 64u << 20;
+    std::uint32_t schedule_s = 0;          ///< full scan of every site every N seconds; 0: off
+    std::uint32_t threads = 0;             ///< full-scan workers; 0: every core
+};
+
 struct config {
     std::string path; ///< the file it was read from, for messages
     caa_settings caa;
+    scan_settings scan;
     std::vector<pressure_trigger> pressure;
     std::string state_dir = "/run/bulkhead-sitehost";
     std::string ipv4_pool = "10.88.0.0/16"; ///< /30 per site: .1 host side, .2 the site
@@ -478,9 +489,44 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     detail::reader r{ck};
     const json::value& v = *doc;
     if (!v.is_object()) return ck.fail(v, "(top level)", "expected an object");
-    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure"}));
+    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure", "scan"}));
     config c;
     c.path = file;
+    if (const auto* sc = v.find("scan")) {
+        if (!sc->is_object()) return ck.fail(*sc, "scan", "expected an object");
+        BULKHEAD_TRY(r.known_keys(*sc, "scan", {"databases", "quarantine_dir", "freeze_on_detection", "max_file_size",
+                                                "schedule_s", "threads"}));
+        if (const auto* d = sc->find("databases")) {
+            if (!d->is_array()) return ck.fail(*d, "scan.databases", "expected an array of paths");
+            for (std::size_t i = 0; i < d->items().size(); ++i) {
+                std::string p = "scan.databases[" + std::to_string(i) + "]";
+                BULKHEAD_TRY_ASSIGN(std::string db, r.string(d->items()[i], p));
+                if (!detail::clean_absolute_path(db)) return ck.fail(d->items()[i], p, "must be an absolute path");
+                c.scan.databases.push_back(std::move(db));
+            }
+        }
+        if (const auto* q = sc->find("quarantine_dir")) {
+            BULKHEAD_TRY_ASSIGN(c.scan.quarantine_dir, r.string(*q, "scan.quarantine_dir"));
+            if (!detail::clean_absolute_path(c.scan.quarantine_dir) || c.scan.quarantine_dir == "/")
+                return ck.fail(*q, "scan.quarantine_dir", "must be an absolute path, not /");
+        }
+        if (const auto* f = sc->find("freeze_on_detection")) {
+            if (!f->is_bool()) return ck.fail(*f, "scan.freeze_on_detection", "expected true or false");
+            c.scan.freeze_on_detection = f->as_bool();
+        }
+        if (const auto* m = sc->find("max_file_size")) {
+            BULKHEAD_TRY_ASSIGN(auto sz, r.size(*m, "scan.max_file_size"));
+            c.scan.max_file_size = sz.value_or(0);
+        }
+        if (const auto* t = sc->find("schedule_s")) {
+            BULKHEAD_TRY_ASSIGN(auto n, r.uint(*t, "scan.schedule_s", 0, 7 * 86400));
+            c.scan.schedule_s = static_cast<std::uint32_t>(n);
+        }
+        if (const auto* t = sc->find("threads")) {
+            BULKHEAD_TRY_ASSIGN(auto n, r.uint(*t, "scan.threads", 0, 1024));
+            c.scan.threads = static_cast<std::uint32_t>(n);
+        }
+    }
     if (const auto* p = v.find("pressure")) {
         if (!p->is_array()) return ck.fail(*p, "pressure", "expected an array of triggers");
         for (std::size_t i = 0; i < p->items().size(); ++i) {
@@ -571,6 +617,12 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
         }
         c.sites.push_back(std::move(s));
     }
+    if (!c.scan.databases.empty())
+        for (std::size_t i = 0; i < c.sites.size(); ++i)
+            if (detail::path_within(c.scan.quarantine_dir, c.sites[i].webroot) ||
+                detail::path_within(c.sites[i].webroot, c.scan.quarantine_dir))
+                return ck.fail(*v.find("scan"), "scan.quarantine_dir",
+                               "overlaps the webroot of site \"" + c.sites[i].name + "\": quarantine must be outside every site");
     BULKHEAD_TRY(allot(c));
     return c;
 }

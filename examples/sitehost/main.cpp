@@ -24,6 +24,7 @@ const char* usage = R"(usage:
   sitehost shutdown
   sitehost check CONFIG
   sitehost certcheck [SITE] [--config CONFIG] [--json]
+  sitehost scan SITE|--all
 
 up        starts every site of CONFIG (a JSON sites file, see docs/sitehost.md) and
           supervises it in the foreground: crashed servers restart with back-off; events
@@ -39,6 +40,8 @@ up        starts every site of CONFIG (a JSON sites file, see docs/sitehost.md) 
   exec      run COMMAND inside SITE (as www-data, or --root: root of the site's own user
           namespace), with this terminal as its stdio; exits with its status
   check     validate CONFIG and print the allotted ids and addresses
+  scan      full malware scan of SITE's webroot (or every site) with the configured
+          databases, all cores, unchanged files skipped; detections are quarantined
   certcheck CAA preflight: may the configured CA (default letsencrypt.org) issue for each
           domain of SITE (or of every site)? Prints the verdict and why; exits 1 when a
           domain is refused. Reads CONFIG, or asks the running supervisor which it uses.
@@ -155,7 +158,7 @@ int cmd_up(int argc, char** argv) {
 
 int cmd_client(const std::string& cmd, int argc, char** argv) {
     std::string state_dir = state_dir_default();
-    bool as_json = false, as_root = false;
+    bool as_json = false, as_root = false, scan_all = false;
     std::string site;
     std::vector<std::string> command;
     for (int i = 0; i < argc; ++i) {
@@ -166,6 +169,7 @@ int cmd_client(const std::string& cmd, int argc, char** argv) {
         }
         if (a == "--json") as_json = true;
         else if (a == "--root") as_root = true;
+        else if (a == "--all" && cmd == "scan") scan_all = true;
         else if (a == "--state-dir" && i + 1 < argc) state_dir = argv[++i];
         else if (!a.empty() && a[0] == '-') return fail(cmd + ": unknown option '" + a + "'", 2);
         else if (site.empty()) site = a;
@@ -173,7 +177,9 @@ int cmd_client(const std::string& cmd, int argc, char** argv) {
     }
     bulkhead::detail::json::writer w;
     w.begin_object().field("cmd", cmd);
-    if (cmd != "status" && cmd != "shutdown") {
+    if (cmd == "scan" && scan_all) {
+        w.field("all", true);
+    } else if (cmd != "status" && cmd != "shutdown") {
         if (site.empty()) return fail(cmd + ": SITE missing", 2);
         w.field("site", site);
     }
@@ -197,6 +203,18 @@ int cmd_client(const std::string& cmd, int argc, char** argv) {
     }
     if (cmd == "status") {
         std::fputs(as_json ? (*raw + "\n").c_str() : status_table(*reply).c_str(), stdout);
+    }
+    if (cmd == "scan") {
+        std::uint64_t infected = 0;
+        for (const auto& s : reply->find("sites")->items()) {
+            infected += *s.find("infected")->as_uint64();
+            std::printf("%-12s files %-6llu infected %-4llu unchanged %-6llu errors %llu\n", s.find("name")->as_string().c_str(),
+                        static_cast<unsigned long long>(*s.find("files")->as_uint64()),
+                        static_cast<unsigned long long>(*s.find("infected")->as_uint64()),
+                        static_cast<unsigned long long>(*s.find("unchanged")->as_uint64()),
+                        static_cast<unsigned long long>(*s.find("errors")->as_uint64()));
+        }
+        return infected ? 1 : 0;
     }
     if (cmd == "exec") {
         if (const auto* x = reply->find("exit")) return static_cast<int>(*x->as_int64());
@@ -271,7 +289,7 @@ int main(int argc, char** argv) {
     if (cmd == "check") return cmd_check(argc - 2, argv + 2);
     if (cmd == "certcheck") return cmd_certcheck(argc - 2, argv + 2);
     if (cmd == "status" || cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "restart" ||
-        cmd == "exec" || cmd == "shutdown")
+        cmd == "exec" || cmd == "shutdown" || cmd == "scan")
         return cmd_client(cmd, argc - 2, argv + 2);
     return fail("unknown command '" + cmd + "' (see --help)", 2);
 }

@@ -8,6 +8,7 @@
 #include "compartment.hpp"
 #include "config.hpp"
 #include "control.hpp"
+#include "uploads.hpp"
 
 #include <bulkhead/cgroup.hpp>
 
@@ -83,6 +84,18 @@ public:
         BULKHEAD_TRY_ASSIGN(top_, rootg.create_child("bulkhead-sitehost"));
         for (const auto& c : env_.controllers) BULKHEAD_TRY(top_->write("cgroup.subtree_control", "+" + c));
         BULKHEAD_TRY_ASSIGN(control_, listen_control(env_.state_dir + "/control.sock"));
+        if (!cfg_.scan.databases.empty()) {
+            auto t0 = std::chrono::steady_clock::now();
+            BULKHEAD_TRY_ASSIGN(sigs_, signature_db::load(cfg_.scan));
+            auto w = event("signatures", "");
+            w.field("count", static_cast<std::uint64_t>(sigs_->db().signature_count()))
+                .field("ms", static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                              std::chrono::steady_clock::now() - t0).count()));
+            emit(opt_.log_fd, std::move(w));
+            scan_state_ = std::make_unique<sg::scan_state>(sigs_->db());
+            if (cfg_.scan.schedule_s)
+                next_full_scan_ = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.scan.schedule_s);
+        }
         return {};
     }
 
@@ -150,6 +163,16 @@ public:
             if (n < 0) return bh::error::from_errno("epoll_wait");
             for (int i = 0; i < n; ++i) dispatch(evs[i].data.u64);
             restart_due();
+            if (next_full_scan_ && std::chrono::steady_clock::now() >= *next_full_scan_) {
+                for (std::size_t i = 0; i < sites_.size(); ++i) {
+                    if (!sites_[i]) continue;
+                    auto t = scan_site(i);
+                    auto w = event("scheduled_scan", cfg_.sites[i].name);
+                    w.field("files", t.files).field("infected", t.infected).field("unchanged", t.cached);
+                    emit(opt_.log_fd, std::move(w));
+                }
+                next_full_scan_ = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.scan.schedule_s);
+            }
             rearm();
         }
         return {};
@@ -182,7 +205,7 @@ public:
     [[nodiscard]] const std::vector<std::string>& failed_sites() const noexcept { return runtimes_failed_; }
 
 private:
-    enum tag : std::uint64_t { t_signal = 1, t_control = 2, t_service = 3, t_holder = 4, t_watch = 5, t_exec = 6, t_log = 7, t_psi = 8 };
+    enum tag : std::uint64_t { t_signal = 1, t_control = 2, t_service = 3, t_holder = 4, t_watch = 5, t_exec = 6, t_log = 7, t_psi = 8, t_uploads = 9 };
     static constexpr unsigned watch_flags =
         bh::cg::watch_cgroup_events | bh::cg::watch_memory_events | bh::cg::watch_pids_events;
     static std::uint64_t key(tag t, std::uint64_t a = 0, std::uint64_t b = 0) { return t << 56 | a << 28 | b; }
@@ -234,8 +257,77 @@ private:
             BULKHEAD_TRY(watch_site(i));
         }
         BULKHEAD_TRY(arm_pressure());
+        if (sigs_) {
+            BULKHEAD_TRY_ASSIGN(uploads_, webroot_watch::open());
+            BULKHEAD_TRY(add(uploads_->fd(), key(t_uploads)));
+            roots_.resize(sites_.size());
+            for (std::size_t i = 0; i < sites_.size(); ++i)
+                if (sites_[i]) watch_webroot(i);
+        }
         rearm();
         return {};
+    }
+
+    // ---- upload scanning -------------------------------------------------------------------
+
+    void watch_webroot(std::size_t si) {
+        if (roots_.size() <= si) roots_.resize(si + 1);
+        auto fd = bulkhead::open_fd(cfg_.sites[si].webroot.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (!fd) {
+            auto w = event("scan_error", cfg_.sites[si].name);
+            w.field("error", fd.error().message());
+            emit(opt_.log_fd, std::move(w));
+            return;
+        }
+        roots_[si] = std::move(*fd);
+        (void)uploads_->add_tree(si, roots_[si].get(), ""); // files already there: full scans
+    }
+
+    void uploads_fired() {
+        auto todo = uploads_->read([this](std::size_t si) { return roots_[si].get(); });
+        for (const auto& [si, rel] : todo) {
+            if (si >= roots_.size() || !roots_[si]) continue;
+            auto v = scan_below(*sigs_, *scan_state_, roots_[si].get(), rel);
+            if (!v.signature.empty()) detected(si, v, "upload");
+        }
+    }
+
+    /// Malware found: quarantine, event, and freeze the site when configured.
+    void detected(std::size_t si, const file_verdict& v, const char* how) {
+        const auto& name = cfg_.sites[si].name;
+        auto q = quarantine_below(roots_[si].get(), v.rel, cfg_.scan.quarantine_dir, name, v.signature);
+        auto w = event("malware", name);
+        w.field("path", v.rel).field("signature", v.signature).field("found_by", how);
+        if (q) w.field("sha256", q->sha256).field("quarantined_to", q->stored).field("record", q->record);
+        else w.field("quarantine_error", q.error().message());
+        emit(opt_.log_fd, std::move(w));
+        note(si, "malware " + v.signature + " in " + v.rel);
+        if (cfg_.scan.freeze_on_detection && sites_[si] && sites_[si]->group() && !sites_[si]->frozen()) {
+            if (sites_[si]->group()->freeze()) {
+                sites_[si]->set_frozen(true);
+                emit(opt_.log_fd, event("freeze", name));
+            }
+        }
+    }
+
+    struct scan_totals {
+        std::uint64_t files = 0, infected = 0, cached = 0, errors = 0;
+    };
+
+    scan_totals scan_site(std::size_t si) {
+        scan_totals t;
+        if (!sigs_ || si >= roots_.size() || !roots_[si]) return t;
+        auto results = full_scan(*sigs_, roots_[si].get(), cfg_.scan.threads);
+        for (const auto& v : results) {
+            ++t.files;
+            if (v.cached) ++t.cached;
+            if (!v.error.empty()) ++t.errors;
+            if (!v.signature.empty()) {
+                ++t.infected;
+                detected(si, v, "full scan");
+            }
+        }
+        return t;
     }
 
     static bh::cg::psi_resource psi_of(const std::string& r) {
@@ -324,6 +416,8 @@ private:
     int next_timeout_ms() const {
         auto now = std::chrono::steady_clock::now();
         long best = -1;
+        if (next_full_scan_)
+            best = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(*next_full_scan_ - now).count());
         for (const auto& s : sites_) {
             if (!s) continue;
             for (const auto& sv : const_cast<site_runtime&>(*s).services())
@@ -356,6 +450,7 @@ private:
         case t_exec: exec_done(k); break;
         case t_log: forward_log(a, b); break;
         case t_psi: pressure_fired(a, b); break;
+        case t_uploads: uploads_fired(); break;
         }
     }
 
@@ -430,6 +525,7 @@ private:
 
     bh::result<void> restart_site(std::size_t si) {
         unwatch_site(si);
+        if (uploads_) uploads_->drop(si);
         site s = sites_[si]->config();
         std::vector<sock_filter> filter;
         if (opt_.filters) {
@@ -449,6 +545,7 @@ private:
         }
         sites_[si] = std::move(rt);
         BULKHEAD_TRY(add(sites_[si]->holder().pidfd(), key(t_holder, si)));
+        if (uploads_) watch_webroot(si);
         return watch_site(si);
     }
 
@@ -545,6 +642,26 @@ private:
         if (name == "config") {
             json::writer w;
             w.begin_object().field("ok", true).field("path", cfg_.path).end_object();
+            (void)send_message(c.get(), std::move(w).str());
+            return;
+        }
+        if (name == "scan") {
+            if (!sigs_) {
+                (void)send_message(c.get(), reply_error("scanning is off: the config has no scan.databases"));
+                return;
+            }
+            const json::value* all = req->find("all");
+            const json::value* sn = req->find("site");
+            json::writer w;
+            w.begin_object().field("ok", true).key("sites").begin_array();
+            for (std::size_t i = 0; i < cfg_.sites.size(); ++i) {
+                if (!(all && all->is_bool() && all->as_bool()) && !(sn && sn->is_string() && sn->as_string() == cfg_.sites[i].name))
+                    continue;
+                auto t = scan_site(i);
+                w.begin_object().field("name", cfg_.sites[i].name).field("files", t.files).field("infected", t.infected)
+                    .field("unchanged", t.cached).field("errors", t.errors).end_object();
+            }
+            w.end_array().end_object();
             (void)send_message(c.get(), std::move(w).str());
             return;
         }
@@ -650,6 +767,11 @@ private:
     std::vector<std::vector<bh::cg::event_watch>> watches_; ///< per site: the group, then its leaves
     std::vector<std::chrono::steady_clock::time_point> last_pids_event_;
     std::vector<bh::cg::psi_trigger> triggers_;
+    std::unique_ptr<signature_db> sigs_;
+    std::unique_ptr<sg::scan_state> scan_state_;
+    std::optional<webroot_watch> uploads_;
+    std::vector<bh::unique_fd> roots_; ///< webroot directory fds, per site
+    std::optional<std::chrono::steady_clock::time_point> next_full_scan_;
     std::vector<std::vector<std::string>> recent_;
     std::vector<std::string> runtimes_failed_;
     std::vector<pending_exec> execs_;

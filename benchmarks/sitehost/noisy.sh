@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Noisy-neighbour proof: site beta's PHP request latency at a fixed rate, with and without a
+# CPU hog, a memory hog and a fork storm in site alpha; with the per-site limits, and the same
+# runs without any limits to show what the limits buy. Needs the cpu, memory and pids
+# controllers: on a hybrid-mode host it runs itself in the project's VM.
+#
+# usage: benchmarks/sitehost/noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS=3] [SECONDS=10] [RATE=20]
+#   SITEHOST_DIR holds sitehost (+ tools); LATENCY_BIN is bench_latency (this directory).
+set -uo pipefail
+bin=${1:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
+lat=${2:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
+runs=${3:-3} secs=${4:-10} rate=${5:-20}
+here=$(cd "$(dirname "$0")" && pwd)
+self="$here/$(basename "$0")"
+root=$(cd "$here/../.." && pwd)
+
+controllers_ok() { local c; c=$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null) || return 1
+  for w in cpu memory pids; do grep -qw $w <<<"$c" || return 1; done; }
+if [ -z "${BULKHEAD_NOISY_INNER:-}" ]; then
+  if controllers_ok; then exec env BULKHEAD_NOISY_INNER=1 unshare --net -- "$self" "$@"; fi
+  exec "$root/scripts/vm/run.sh" --host-root --module veth --mem 3072 --cpus 2 --timeout 3000 \
+    --env BULKHEAD_NOISY_INNER=1 -- unshare --net -- "$self" "$@"
+fi
+ip link set lo up
+work=$(mktemp -d /tmp/bulkhead-noisy.XXXXXX); chmod 711 "$work"
+sup=""
+trap '[ -n "$sup" ] && kill -TERM $sup 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for s in alpha beta; do
+  mkdir -p "$work/www/$s"
+  # A page that does a little work, like a small CMS page.
+  echo '<?php $x = 0; for ($i = 0; $i < 20000; $i++) { $x += $i * $i; } echo "ok ", $x, "\n";' > "$work/www/$s/index.php"
+done
+chown -R 200033:200033 "$work/www/alpha"; chown -R 265569:265569 "$work/www/beta"
+
+hog() { # hog KIND: started inside alpha, in its exec group
+  case $1 in
+    cpu) "$bin/sitehost" exec alpha --state-dir "$work/state" -- sh -c 'for i in 1 2 3 4; do (while :; do :; done) & done; wait' ;;
+    memory) "$bin/sitehost" exec alpha --state-dir "$work/state" -- sh -c 'while :; do php -d memory_limit=-1 -r "\$a = str_repeat(\"x\", 700 << 20); usleep(200000);"; done' ;;
+    forks) "$bin/sitehost" exec alpha --state-dir "$work/state" -- sh -c 'n=0; while [ $n -lt 2000 ]; do sleep 120 & n=$((n+1)); done 2>/dev/null; wait' ;;
+  esac
+}
+
+results=()
+for mode in limited unlimited; do
+  if [ $mode = limited ]; then
+    limits='"limits": {"cpu_max": "50000 100000", "memory_max": "384M", "memory_high": "320M", "pids_max": 128}'
+  else
+    limits='"limits": {}'
+  fi
+  cat > "$work/sites.json" <<JSON
+{"state_dir": "$work/state", "caa": {"on_up": false},
+ "sites": [{"name": "alpha", "webroot": "$work/www/alpha", $limits},
+           {"name": "beta",  "webroot": "$work/www/beta",  $limits}]}
+JSON
+  "$bin/sitehost" up "$work/sites.json" --tools "$bin" > "$work/events-$mode.log" 2>&1 & sup=$!
+  for ip in 10.88.0.6 10.88.0.10; do
+    for _ in $(seq 600); do curl -s -m 2 "http://$ip/" | grep -q '^ok' && break; sleep 0.1; done
+  done
+  for scenario in none cpu memory forks; do
+    hog_pid=""
+    if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
+    for r in $(seq "$runs"); do
+      out=$("$lat" 10.88.0.10 80 / "$rate" "$secs")
+      results+=("$mode $scenario $r $out")
+      echo "$mode hog=$scenario run $r: $out" >&2
+    done
+    if [ -n "$hog_pid" ]; then
+      "$bin/sitehost" kill alpha --state-dir "$work/state" >/dev/null 2>&1
+      kill "$hog_pid" 2>/dev/null; wait "$hog_pid" 2>/dev/null
+      sleep 2
+    fi
+  done
+  kill -TERM $sup; wait $sup; sup=""
+done
+
+echo
+echo "beta: PHP page at $rate req/s for ${secs}s, $runs runs per case; latency p50 / p99 in ms (errors)"
+printf '%-10s %-8s %s\n' mode "hog in alpha" "runs"
+for mode in limited unlimited; do
+  for scenario in none cpu memory forks; do
+    line=""
+    for r in "${results[@]}"; do
+      set -- $r
+      [ "$1" = $mode ] && [ "$2" = $scenario ] || continue
+      p50=$(grep -o '"p50_ms":[0-9.]*' <<<"$4" | cut -d: -f2); p99=$(grep -o '"p99_ms":[0-9.]*' <<<"$4" | cut -d: -f2)
+      err=$(grep -o '"errors":[0-9]*' <<<"$4" | cut -d: -f2)
+      line+="  $p50 / $p99 ($err)"
+    done
+    printf '%-10s %-8s %s\n' $mode $scenario "$line"
+  done
+done
