@@ -164,6 +164,28 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
         p.add(j, "setns", ns::name(k));
     }
 
+    // lo up, by the child itself: one prebuilt RTM_NEWLINK (lo is index 1 in a new netns).
+    if (s.new_namespaces.has(ns::kind::net) && s.loopback_up) {
+        nlmsghdr h{};
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_UNSPEC;
+        ifi.ifi_index = 1;
+        ifi.ifi_flags = IFF_UP;
+        ifi.ifi_change = IFF_UP;
+        h.nlmsg_len = static_cast<std::uint32_t>(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof ifi));
+        h.nlmsg_type = RTM_NEWLINK;
+        h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        h.nlmsg_seq = 1;
+        auto& bytes = p.byte_arrays.emplace_back(h.nlmsg_len);
+        std::memcpy(bytes.data(), &h, sizeof h);
+        std::memcpy(bytes.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+        step lo;
+        lo.code = op::netlink;
+        lo.ptr = bytes.data();
+        lo.x = bytes.size();
+        p.add(lo, "bring up", "lo");
+    }
+
     if (!s.mounts.empty()) BULKHEAD_TRY(s.mounts.compile(p, staging));
 
     if (!s.hostname.empty()) {
@@ -437,12 +459,8 @@ inline result<void> validate(const spec& s) {
         if (!s.gid_map.empty()) BULKHEAD_TRY(s.gid_map.write_for(static_cast<pid_t>(pid), "gid_map"));
     }
     unique_fd netns;
-    if (s.new_namespaces.has(ns::kind::net) && (s.loopback_up || s.before_start)) {
+    if (s.new_namespaces.has(ns::kind::net) && s.before_start) {
         BULKHEAD_TRY_ASSIGN(netns, ns::open_ns(ns::kind::net, static_cast<pid_t>(pid)));
-        if (s.loopback_up) {
-            BULKHEAD_TRY_ASSIGN(auto nl, ns::rtnl::open_in(netns.get()));
-            BULKHEAD_TRY(nl.set_link_up(1)); // lo is always index 1 in a new netns
-        }
     }
     if (s.before_start) BULKHEAD_TRY(s.before_start(setup_context{static_cast<pid_t>(pid), netns.get()}));
 

@@ -416,7 +416,7 @@ TEST_CASE("two sandboxes on veths reach each other only where routed", "[kernel]
     CHECK(std::string(buf).find("listening") != std::string::npos);
 
     SECTION("without a route and forwarding nothing gets through") {
-        auto a = base_spec({"/usr/bin/python3", "-c", py_connect, "10.1.1.1", "10.2.2.2", "192.0.2.1"});
+        auto a = base_spec({"/usr/bin/python3", "-c", py_connect, "10.1.1.1", "10.2.2.2", "192.0.2.1", "127.0.0.1"});
         a.before_start = wire("ha", "10.1.1.2/24", "10.1.1.1/24", {});
         auto r = run_capture(a);
         INFO(r.out);
@@ -424,6 +424,7 @@ TEST_CASE("two sandboxes on veths reach each other only where routed", "[kernel]
         CHECK(r.out.find("10.1.1.1 111") != std::string::npos);       // reached the host side: refused
         CHECK(r.out.find("10.2.2.2 101") != std::string::npos);       // ENETUNREACH: no route
         CHECK(r.out.find("192.0.2.1 101") != std::string::npos);
+        CHECK(r.out.find("127.0.0.1 111") != std::string::npos); // lo is up (refused, not unreachable)
     }
     SECTION("with a route and forwarding in the middle they reach each other") {
         host.sysctl("/proc/sys/net/ipv4/ip_forward", "1");
