@@ -74,7 +74,7 @@ void BM_spawn_full_isolation(benchmark::State& state) {
 BENCHMARK(BM_spawn_full_isolation)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_spawn_warm(benchmark::State& state) {
-    // Join a prepared netns, spawn into a prepared cgroup, new pid/mount/uts/ipc namespaces.
+    // A warm start: the site's netns and cgroup exist; the new process joins them.
     char tmpl[] = "/tmp/bh-bench-net.XXXXXX";
     if (!::mkdtemp(tmpl)) return check(false, state, "mkdtemp");
     std::string dir = tmpl;
@@ -95,10 +95,8 @@ void BM_spawn_warm(benchmark::State& state) {
     sandbox::spec s;
     s.argv = {payload()};
     s.env = sandbox::default_env();
-    s.new_namespaces = ns::kind_set{ns::kind::pid, ns::kind::mount, ns::kind::uts, ns::kind::ipc};
     s.join.push_back({ns::kind::net, netfd->get()});
     s.cgroup_fd = cgfd.get();
-    s.init = false;
     for (auto _ : state) {
         auto r = sandbox::run(s);
         if (!r || !r->success()) {

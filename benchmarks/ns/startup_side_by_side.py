@@ -5,6 +5,14 @@ a shuffled order, so load changes hit all tools alike; ratios are per-sample med
 
   benchmarks/ns/startup_side_by_side.py --build BUILD_DIR [--samples 30] [--per-sample 10]
 
+Rows: floor = clone3 with 7 namespaces + id maps + /proc + exec (chroot into the prepared
+root); floor-pivot = the same with pivot_root and the old root detached, as every sandbox must;
+bulkhead = bulkhead-run --unshare-all into the prepared read-only root with /proc, caps dropped,
+no_new_privs, an rlimit; bulkhead-usr / bwrap = the same bwrap-style mounts (tmpfs root, /usr
+read-only, /proc, /dev); bwrap-root = bwrap with the prepared root; crun = busybox bundle;
+fork+exec = a plain runner (fork, exec, wait); bulkhead-warm = bulkhead-run joining a prepared
+netns and spawning into a prepared cgroup.
+
 BUILD_DIR holds benchmarks/ns/bench_ns_floor and examples/run/bulkhead-run (Release build).
 Runs as root. The whole script runs in a private mount namespace with /sys/fs/cgroup hidden
 (crun is also told --cgroup-manager=disabled), so no runtime can touch the machine's cgroups;
@@ -109,9 +117,10 @@ def main():
                                                                           "--rlimit", "NOFILE=1024", "/bin/true"],
             "bwrap": ["bwrap", "--unshare-all"] + usr_binds + ["--proc", "/proc", "--dev", "/dev", "/bin/true"],
             "bwrap-root": ["bwrap", "--unshare-all", "--ro-bind", root, "/", "--proc", "/proc", "/bin/true"],
-            "fork+exec": [true_bin],
-            "bulkhead-warm": [run, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--no-init", "--join-net", pin]
-                             + (["--cgroup", cg_view] if cg else []) + [true_bin],
+            "floor-pivot": [floor, "--pivot", "--root", root, "/bin/true"],
+            # Warm start: the site's netns and cgroup exist; a new process joins them.
+            "fork+exec": [floor, "--plain", true_bin],
+            "bulkhead-warm": [run, "--join-net", pin] + (["--cgroup", cg_view] if cg else []) + [true_bin],
         }
         if not a.no_crun and shutil.which("crun"):
             bundle = crun_bundle(base, root)
@@ -142,6 +151,8 @@ def main():
             s = sorted(samples[n])
             ref = "fork+exec" if n == "bulkhead-warm" else "floor"
             r = "" if n in ("floor", "fork+exec") else f"{ratio(n, ref):.2f}x {ref}"
+            if n == "bulkhead-warm" and not cg:
+                r += " (no cgroup2 dir: netns join only)"
             print(f"{n:<14} {statistics.median(s):8.2f} {s[len(s)//10]:8.2f} {s[(len(s)*9)//10]:8.2f}  {r}")
         if "bwrap" in samples:
             print(f"bwrap / bulkhead-usr (same mounts): {ratio('bwrap', 'bulkhead-usr'):.2f}x")

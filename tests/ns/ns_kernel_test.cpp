@@ -41,6 +41,19 @@ void check_host_devices() {
     }
 }
 
+/// This test binary's own parent for staging directories, so concurrent runs of other tests
+/// cannot disturb the leftover checks.
+char staging_buf[64] = "/tmp/bulkhead-nstest-staging.XXXXXX";
+const std::string& staging_parent() {
+    static const std::string dir = [] {
+        if (!::mkdtemp(staging_buf)) return std::string("/tmp");
+        ::chmod(staging_buf, 0755);
+        std::atexit([] { ::rmdir(staging_buf); });
+        return std::string(staging_buf);
+    }();
+    return dir;
+}
+
 /// A fully isolated spec: all namespaces but time, root 0 -> 100000, tmpfs root with /usr
 /// read-only, /proc, /dev, /tmp, default masks and read-only paths.
 sandbox::spec base_spec(std::vector<std::string> argv) {
@@ -65,6 +78,7 @@ sandbox::spec base_spec(std::vector<std::string> argv) {
         .read_only_defaults()
         .root_read_only();
     s.out.mode = sandbox::stdio_mode::pipe;
+    s.staging_parent = staging_parent();
     return s;
 }
 
@@ -112,7 +126,7 @@ std::string own_children() {
 
 int staging_dirs() {
     int n = 0;
-    DIR* d = ::opendir("/tmp");
+    DIR* d = ::opendir(staging_parent().c_str());
     REQUIRE(d);
     while (auto* e = ::readdir(d))
         if (std::string(e->d_name).rfind(".bulkhead-root.", 0) == 0) ++n;
