@@ -180,14 +180,15 @@ struct test_netns {
 TEST_CASE("namespace identities inside differ from the host's", "[kernel][ns]") {
     if (!can_run()) return;
     auto s = base_spec({"/bin/sh", "-c",
-                        "for k in user pid mnt net uts ipc cgroup; do stat -L -c %i /proc/self/ns/$k; done"});
+                        "for k in user pid mnt net uts ipc cgroup time; do stat -L -c %i /proc/self/ns/$k; done"});
+    s.new_namespaces.add(ns::kind::time);
     auto r = run_capture(s);
     REQUIRE(r.status.success());
     auto l = lines(r.out);
-    REQUIRE(l.size() == 7);
+    REQUIRE(l.size() == 8);
     const ns::kind kinds[] = {ns::kind::user, ns::kind::pid, ns::kind::mount, ns::kind::net,
-                              ns::kind::uts,  ns::kind::ipc, ns::kind::cgroup};
-    for (std::size_t i = 0; i < 7; ++i) {
+                              ns::kind::uts,  ns::kind::ipc, ns::kind::cgroup, ns::kind::time};
+    for (std::size_t i = 0; i < 8; ++i) {
         auto host = ns::identity_of(kinds[i]);
         REQUIRE(host);
         INFO(ns::name(kinds[i]));
