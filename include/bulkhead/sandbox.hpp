@@ -124,6 +124,11 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
     go.fd = sync_fd;
     p.add(go, "wait for parent", {});
 
+    // The caller's ignored signals (SIGPIPE, SIGCHLD...) would survive exec and break init.
+    step rs;
+    rs.code = op::reset_signals;
+    p.add(rs, "reset signal dispositions", {});
+
     // In a new user namespace the child still has the creator's kernel ids, which the map
     // usually leaves unmapped: become the mapped root (or the requested ids) before mounting.
     if (s.new_namespaces.has(ns::kind::user)) {
@@ -390,6 +395,8 @@ inline result<void> validate(const spec& s) {
     } else if (!s.uid_map.empty() || !s.gid_map.empty()) {
         return error(errc::invalid_argument, "sandbox spec").subject("id maps").note("need a new user namespace");
     }
+    if (s.harden.groups && s.new_namespaces.has(ns::kind::user) && s.deny_setgroups)
+        return error(errc::invalid_argument, "sandbox spec").subject("groups").note("setgroups is denied in the new user namespace (set deny_setgroups = false)");
     if (s.seccomp.size() > 4096)
         return error(errc::too_large, "sandbox spec").subject("seccomp").note("more than 4096 instructions");
     return {};
@@ -444,7 +451,9 @@ inline result<void> validate(const spec& s) {
                                  staging ? staging->path() : std::string(), src));
 
     int pidfd = -1;
-    long pid = bulkhead::detail::clone3_pidfd(s.new_namespaces.flags(), &pidfd, s.cgroup_fd);
+    // CLONE_CLEAR_SIGHAND: none of the caller's handlers may run in the child before exec.
+    long pid = bulkhead::detail::clone3_pidfd(s.new_namespaces.flags() | CLONE_CLEAR_SIGHAND, &pidfd,
+                                              s.cgroup_fd);
     if (pid < 0) return error::from_errno("clone3");
     if (pid == 0) ns::detail::run_child(prog, errp.write.get());
 

@@ -357,11 +357,16 @@ TEST_CASE("stdio pipes, fd closing and init signal forwarding", "[kernel][sandbo
     if (!can_run()) return;
     auto extra = open_fd("/proc/self/status", O_RDONLY); // must not leak into the sandbox
     REQUIRE(extra);
+    // An ignored SIGTERM in the caller must not stay ignored in the payload.
+    struct sigaction ign {}, old {};
+    ign.sa_handler = SIG_IGN;
+    ::sigaction(SIGTERM, &ign, &old);
     auto s = base_spec({"/bin/sh", "-c",
                         "ls /proc/self/fd | tr '\\n' ' '; echo; trap 'echo got-term; exit 3' TERM; echo ready; "
                         "while :; do sleep 0.05; done"});
     s.harden.close_fds = true;
     auto sp = sandbox::spawn(s);
+    ::sigaction(SIGTERM, &old, nullptr);
     REQUIRE(sp);
     std::string got;
     char buf[256];

@@ -80,6 +80,7 @@ enum class op : std::uint8_t {
     seccomp,       // ptr = const sock_fprog*, x flags
     exec,          // ptr = const char* const* candidates (null-terminated), argv, envp
     netlink,       // ptr = a prebuilt rtnetlink request, x = its length: send it, expect an ack
+    reset_signals, // every signal's disposition back to SIG_DFL (ignored ones too)
 };
 
 struct step {
@@ -370,6 +371,14 @@ private:
             int saved = errno;
             ::close(fd);
             errno = saved;
+            break;
+        }
+        case op::reset_signals: {
+            struct sigaction sa;
+            __builtin_memset(&sa, 0, sizeof sa);
+            sa.sa_handler = SIG_DFL;
+            for (int sig = 1; sig < NSIG; ++sig)
+                if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &sa, nullptr); // EINVAL for libc-reserved ones
             break;
         }
         case op::exec: {
