@@ -71,6 +71,11 @@ out=$("$R" $BASE --net --ip 10.77.0.2/24 --peer-ip 10.77.0.1/24 --veth bhcli0 \
 try: s.connect(('10.77.0.1',9))
 except OSError as e: print(e.errno)")
 check "veth reaches the peer (refused, not unreachable)" 111 "$out"
+out=$("$R" $BASE --net --ip fd00:77::2/64 --peer-ip fd00:77::1/64 --veth bhcli6 \
+      /usr/bin/python3 -c "import socket;s=socket.socket(socket.AF_INET6);s.settimeout(2)
+try: s.connect(('fd00:77::1',9))
+except OSError as e: print(e.errno)")
+check "IPv6 veth reaches the peer" 111 "$out"
 check "veth removed afterwards" "" "$(grep bhcli0 /proc/net/dev)"
 
 st=$(stat -c '%u:%g %a' /dev/null); check "/dev/null untouched" "0:0 666" "$st"
