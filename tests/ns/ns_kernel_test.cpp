@@ -515,7 +515,9 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         auto s = base_spec({"/bin/true"});
         ns::veth_guard* keep = nullptr;
         std::vector<ns::veth_guard> guards;
+        ns::identity sandbox_net{};
         s.before_start = [&](const sandbox::setup_context& c) -> result<void> {
+            BULKHEAD_TRY_ASSIGN(sandbox_net, ns::identity_of_fd(c.netns_fd));
             BULKHEAD_TRY_ASSIGN(auto nl, ns::rtnl::open_in(host.fd.get()));
             BULKHEAD_TRY(nl.create_veth("hfail", "eth0", c.netns_fd));
             guards.emplace_back(host.fd.get(), "hfail");
@@ -527,6 +529,20 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         CHECK(r.error().message() == "assign address hfail: not available");
         REQUIRE(keep);
         guards.clear(); // the caller's guard removes its veth
+        // No process is left in the sandbox's network namespace (its teardown is deferred).
+        CHECK(sandbox_net.ino != 0);
+        DIR* procs = ::opendir("/proc");
+        REQUIRE(procs);
+        int holders = 0;
+        while (auto* e = ::readdir(procs)) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            struct stat st {};
+            if (::stat((std::string("/proc/") + e->d_name + "/ns/net").c_str(), &st) == 0 &&
+                st.st_ino == sandbox_net.ino && st.st_dev == sandbox_net.dev)
+                ++holders;
+        }
+        ::closedir(procs);
+        CHECK(holders == 0);
         expect_failure(base_spec({"/nonexistent-cmd"}), "execute");
     }
     SECTION("clone3 into a bad cgroup fd") {
