@@ -113,6 +113,9 @@ def main():
             "floor": [floor, "--root", root, "/bin/true"],
             "bulkhead": [run, "--unshare-all"] + uidmap + ["--root-dir", root, "--root-ro", "--proc", "/proc",
                                                           "--rlimit", "NOFILE=1024", "/bin/true"],
+            # The same without the pid-1 init (the payload is pid 1): the init's share.
+            "bulkhead-noinit": [run, "--unshare-all", "--no-init"] + uidmap + ["--root-dir", root, "--root-ro", "--proc",
+                                                                             "/proc", "--rlimit", "NOFILE=1024", "/bin/true"],
             "bulkhead-usr": [run, "--unshare-all"] + uidmap + usr_binds + ["--proc", "/proc", "--dev", "/dev",
                                                                           "--rlimit", "NOFILE=1024", "/bin/true"],
             "bwrap": ["bwrap", "--unshare-all"] + usr_binds + ["--proc", "/proc", "--dev", "/dev", "/bin/true"],
