@@ -78,5 +78,26 @@ except OSError as e: print(e.errno)")
 check "IPv6 veth reaches the peer" 111 "$out"
 check "veth removed afterwards" "" "$(grep bhcli0 /proc/net/dev)"
 
+# --cgroup: CLONE_INTO_CGROUP into a cgroup2 directory made for the test (removed after).
+CG=""
+for root in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    if [ -e "$root/cgroup.controllers" ]; then CG="$root/bulkhead-cli-test-$$"; break; fi
+done
+if [ -n "$CG" ] && mkdir "$CG"; then
+    out=$("$R" --cgroup "$CG" /bin/sh -c 'grep "^0::" /proc/self/cgroup')
+    check "--cgroup spawns into the cgroup" "0::/bulkhead-cli-test-$$" "$out"
+    if [ ! -e "$CG/pids.max" ]; then
+        err=$("$R" --cgroup "$CG" --pids-max 10 /bin/true 2>&1); rc=$?
+        check "--pids-max without the controller fails" 125 $rc
+        contains "--pids-max named" "--pids-max: open pids.max: No such file or directory (controller not enabled" "$err"
+    else
+        "$R" --cgroup "$CG" --pids-max 10 /bin/true; check "--pids-max written" 0 $?
+        check "pids.max value" 10 "$(cat "$CG/pids.max")"
+    fi
+    rmdir "$CG"; check "test cgroup removed" 0 $?
+else
+    echo "WARN: no cgroup2 hierarchy to test --cgroup"
+fi
+
 st=$(stat -c '%u:%g %a' /dev/null); check "/dev/null untouched" "0:0 666" "$st"
 exit $fail
