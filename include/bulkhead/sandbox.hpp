@@ -111,12 +111,16 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
     using ns::detail::op;
     using ns::detail::step;
     const bool new_pid = s.new_namespaces.has(ns::kind::pid);
+    // A joined pid namespace is entered by the parent around clone3 (setns only moves the
+    // children of the caller), so the child sees no parent of its own: no getppid() check.
+    const bool joined_pid = std::any_of(s.join.begin(), s.join.end(),
+                                        [](const auto& j) { return j.first == ns::kind::pid; });
     const pid_t me = ::getpid();
 
     step pd;
     pd.code = op::pdeathsig;
     pd.x = static_cast<std::uint64_t>(s.harden.parent_death_signal ? s.harden.parent_death_signal : 0);
-    pd.y = new_pid ? 0 : static_cast<std::uint64_t>(me);
+    pd.y = (new_pid || joined_pid) ? 0 : static_cast<std::uint64_t>(me);
     if (s.harden.parent_death_signal) p.add(pd, "set parent-death signal", {});
 
     step go;
@@ -162,6 +166,7 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
         return (a.first == ns::kind::user) > (b.first == ns::kind::user);
     });
     for (auto [k, fd] : joins) {
+        if (k == ns::kind::pid) continue; // entered by the parent, see spawn()
         step j;
         j.code = op::setns;
         j.fd = fd;
@@ -451,10 +456,26 @@ inline result<void> validate(const spec& s) {
                                  staging ? staging->path() : std::string(), src));
 
     int pidfd = -1;
+    // A prepared pid namespace: setns(CLONE_NEWPID) changes where this thread's next child is
+    // born (pid_for_children), so it is done here around clone3 and undone right after.
+    int join_pid = -1;
+    for (auto [k, fd] : s.join)
+        if (k == ns::kind::pid) join_pid = fd;
+    unique_fd own_pid;
+    if (join_pid >= 0) {
+        BULKHEAD_TRY_ASSIGN(own_pid, ns::open_ns(ns::kind::pid));
+        if (::setns(join_pid, CLONE_NEWPID) < 0) return error::from_errno("setns pid (parent side)");
+    }
     // CLONE_CLEAR_SIGHAND: none of the caller's handlers may run in the child before exec.
     long pid = bulkhead::detail::clone3_pidfd(s.new_namespaces.flags() | CLONE_CLEAR_SIGHAND, &pidfd,
                                               s.cgroup_fd);
-    if (pid < 0) return error::from_errno("clone3");
+    int clone_errno = errno;
+    if (join_pid >= 0 && pid != 0 && ::setns(own_pid.get(), CLONE_NEWPID) < 0) {
+        // Our own active pid namespace is always a valid target; never go on in the wrong one.
+        std::perror("bulkhead: restore pid namespace");
+        std::abort();
+    }
+    if (pid < 0) return error::from_errno("clone3", clone_errno);
     if (pid == 0) ns::detail::run_child(prog, errp.write.get());
 
     out.process = child(unique_fd(pidfd), static_cast<pid_t>(pid));

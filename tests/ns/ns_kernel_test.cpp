@@ -634,6 +634,53 @@ TEST_CASE("warm start: join a pinned netns and spawn into a prepared cgroup", "[
     }
 }
 
+TEST_CASE("joining a prepared pid (and user) namespace puts the payload inside it", "[kernel][sandbox]") {
+    if (!can_run()) return;
+    // A holder: new user + pid namespaces, its pid 1 an init with `sleep` below it.
+    sandbox::spec h;
+    h.argv = {"/bin/sleep", "30"};
+    h.env = sandbox::default_env();
+    h.new_namespaces = ns::kind_set{ns::kind::user, ns::kind::pid, ns::kind::mount};
+    h.uid_map = ns::id_map{{0, 300000, 65536}};
+    h.gid_map = ns::id_map{{0, 300000, 65536}};
+    auto holder = sandbox::spawn(h);
+    REQUIRE(holder);
+    auto upid = ns::open_ns(ns::kind::user, holder->process.pid());
+    auto ppid = ns::open_ns(ns::kind::pid, holder->process.pid());
+    REQUIRE(upid);
+    REQUIRE(ppid);
+    // The joiner reports its own pid (as seen inside), its uid and whether pid 1 is visible.
+    sandbox::spec j;
+    j.argv = {"/bin/sh", "-c", "echo $$; id -u; test -d /proc/1 && echo sees-1"};
+    j.env = sandbox::default_env();
+    j.join = {{ns::kind::user, upid->get()}, {ns::kind::pid, ppid->get()}};
+    j.harden.uid = 33;
+    j.harden.gid = 33;
+    j.out.mode = sandbox::stdio_mode::pipe;
+    auto own_before = ns::identity_of(ns::kind::pid);
+    auto sp = sandbox::spawn(j);
+    REQUIRE(sp);
+    // The caller's pid_for_children is back to its own namespace.
+    auto own_after = ns::identity_of(ns::kind::pid);
+    CHECK(own_before->ino == own_after->ino);
+    auto child_ns = ns::identity_of(ns::kind::pid, sp->process.pid());
+    auto holder_ns = ns::identity_of(ns::kind::pid, holder->process.pid());
+    REQUIRE(child_ns);
+    CHECK(child_ns->ino == holder_ns->ino);
+    auto out = read_to_string(sp->stdout_fd.get());
+    REQUIRE(out);
+    auto st = sp->process.wait();
+    REQUIRE(st);
+    INFO(*out);
+    CHECK(st->success());
+    auto l = lines(*out);
+    REQUIRE(l.size() >= 2);
+    CHECK(std::stoi(l[0]) > 1);       // a pid of the holder's namespace, not of the host's
+    CHECK(std::stoi(l[0]) < 1000);
+    CHECK(l[1] == "33");
+    // The /proc it sees is the host's (it joined no mount namespace): pid 1 exists there too.
+}
+
 TEST_CASE("setns by pidfd and pinning a sandbox's namespace", "[kernel][ns]") {
     if (!can_run()) return;
     auto s = base_spec({"/bin/sh", "-c", "read x"});
