@@ -1,9 +1,10 @@
 // Random policies decoded from the input bytes are compiled; the program must pass the
-// checker and return the policy model's verdict on every probe (every number 0..600 of each
-// architecture, x32 numbers, and arguments around every constant). A program over
+// checker and return the policy model's verdict on every probe (numbers next to every rule and
+// table end on every architecture, x32 numbers, and arguments around every constant). A program over
 // BPF_MAXINSNS must be reported as an error, never truncated.
 #include "bulkhead/seccomp.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -85,20 +86,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     if (!sc::check(*prog)) std::abort();
+    // Probes: numbers next to every rule and table end, every arch; arguments around
+    // every constant on the argument indexes conditions use.
+    std::sort(consts.begin(), consts.end());
+    consts.erase(std::unique(consts.begin(), consts.end()), consts.end());
+    if (consts.size() > 48) consts.resize(48);
+    std::vector<std::uint32_t> nrs{0, 1, 599, 600, 0x3fffffff, 0x7fffffff, 0xffffffff};
+    std::vector<std::uint8_t> used_args;
+    for (const auto& ap : p->arches)
+        for (const auto& [nr, rules] : ap.syscalls) {
+            for (std::uint32_t d : {0u, 1u, 2u}) nrs.push_back(nr + d), nrs.push_back(nr - d);
+            for (const auto& r : rules)
+                for (const auto& c : r.all_of)
+                    if (std::find(used_args.begin(), used_args.end(), c.arg) == used_args.end())
+                        used_args.push_back(c.arg);
+        }
+    for (auto a : arches) {
+        auto m = sc::table(a).max_nr;
+        for (std::uint32_t d : {0u, 1u, 2u}) nrs.push_back(m + d), nrs.push_back(m - d);
+    }
     const std::uint32_t audits[] = {sc::audit_arch_x86_64, sc::audit_arch_i386, sc::audit_arch_aarch64, 0x40000028u};
     for (auto a : audits) {
-        for (std::uint32_t nr = 0; nr < 600; ++nr) {
+        for (std::uint32_t nr0 : nrs) {
             for (std::uint32_t bias : {0u, sc::x32_syscall_bit}) {
                 if (bias && a != sc::audit_arch_x86_64) continue;
+                std::uint32_t nr = nr0 + bias;
                 sc::data d{};
                 d.arch = a;
-                d.nr = static_cast<int>(nr + bias);
+                d.nr = static_cast<int>(nr);
                 if (sc::run(*prog, d).verdict() != p->evaluate(d)) std::abort();
                 bool has_rules = false;
                 for (const auto& ap : p->arches)
-                    if (ap.syscalls.count(nr)) has_rules = true;
+                    if (sc::audit_arch(ap.arch) == a && ap.syscalls.count(nr - sc::nr_bias(ap.arch)))
+                        has_rules = true;
                 if (!has_rules) continue;
-                for (unsigned ai = 0; ai < 6; ++ai)
+                for (unsigned ai : used_args)
                     for (std::uint64_t c : consts)
                         for (std::uint64_t v : {c, c + 1, c - 1}) {
                             d.args[ai] = v;
