@@ -98,7 +98,7 @@ std::map<std::string, double> run_variant(const std::string& name, const sc::pro
     auto c = bulkhead::fork_call([&] {
         if (!prog.empty() && !sc::install(prog)) return 3;
         std::vector<std::string> args{argv[0], "--benchmark_out=" + file, "--benchmark_out_format=json",
-                                      "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true"};
+                                      "--benchmark_repetitions=5"};
         for (int i = 1; i < argc; ++i)
             if (std::string(argv[i]).rfind("--benchmark", 0) == 0) args.emplace_back(argv[i]);
         std::vector<char*> av;
@@ -128,14 +128,11 @@ std::map<std::string, double> run_variant(const std::string& name, const sc::pro
         for (const auto& b : bs->items()) {
             const auto* n = b.find("name");
             const auto* t = b.find("cpu_time");
-            const auto* agg = b.find("aggregate_name");
+            const auto* rt = b.find("run_type");
             if (!n || !t || !n->is_string() || !t->is_number()) continue;
+            if (rt && rt->is_string() && rt->as_string() != "iteration") continue;
             std::string key = n->as_string();
-            if (agg && agg->is_string()) {
-                if (agg->as_string() != "median") continue;
-                key = key.substr(0, key.size() - 7); // "_median"
-            }
-            out[key] = t->as_double();
+            if (!out.count(key) || t->as_double() < out[key]) out[key] = t->as_double();
         }
     return out;
 }
@@ -177,18 +174,19 @@ int main(int argc, char** argv) {
     std::printf("ratio insns bulkhead/libseccomp-L2: %.2f\n\n", double(ours->size()) / double(l2.size()));
     std::fflush(stdout);
 
-    // A B A B: the faster (median CPU time) of two runs of each, against drift on a busy host.
+    // A B A B A B A B: the fastest repetition over four runs of each, against interference
+    // and drift on a busy host (the minimum estimates the cost without interference).
     auto base = run_variant("no-filter", {}, argc, argv);
     std::map<std::string, double> b, l;
     auto keep_min = [](std::map<std::string, double>& into, const std::map<std::string, double>& r) {
         for (auto& [k, v] : r)
             if (!into.count(k) || v < into[k]) into[k] = v;
     };
-    for (int round = 0; round < 2; ++round) {
+    for (int round = 0; round < 4; ++round) {
         keep_min(b, run_variant("bulkhead", defeat_cache(*ours), argc, argv));
         keep_min(l, run_variant("libseccomp-L2", defeat_cache(l2), argc, argv));
     }
-    std::printf("\nCPU ns per iteration, median of 5 repetitions, best of 2 runs (action cache defeated:\nleading ld [instruction_pointer])\n");
+    std::printf("\nCPU ns per iteration, fastest of 5 repetitions x 4 A/B runs (action cache defeated:\nleading ld [instruction_pointer])\n");
     std::printf("%-18s %12s %12s %14s %10s\n", "benchmark", "no filter", "bulkhead", "libseccomp-L2", "ratio");
     for (const char* n : {"BM_getppid", "BM_mix", "BM_personality"}) {
         double x = b.count(n) ? b[n] : 0, y = l.count(n) ? l[n] : 0, z = base.count(n) ? base[n] : 0;
