@@ -441,6 +441,14 @@ TEST_CASE("OCI config.json linux.seccomp, errnoRet, masked_eq valueTwo, runc's s
     d.nr = 1;
     CHECK(r->policy.evaluate(d) == action::user_notif());
     check_equivalent(r->policy);
+    auto flags = sc::install_options_from({"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"});
+    REQUIRE(flags);
+    CHECK(flags->log);
+    CHECK(flags->tsync);
+    CHECK(!flags->new_listener);
+    auto bad = sc::install_options_from({"SECCOMP_FILTER_FLAG_BOGUS"});
+    REQUIRE(!bad);
+    CHECK(bad.error().message().find("BOGUS") != std::string::npos);
 }
 
 TEST_CASE("emulator and checker follow the kernel's rules", "[unit]") {
