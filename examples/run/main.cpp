@@ -333,8 +333,8 @@ int main(int argc, char** argv) {
     }
 
     ns::veth_guard veth;
+    const std::string host_end = o.veth.empty() ? "bh" + std::to_string(::getpid()) : o.veth;
     if (o.want_net) {
-        std::string host_end = o.veth.empty() ? "bh" + std::to_string(::getpid()) : o.veth;
         s.before_start = [&](const sandbox::setup_context& c) -> result<void> {
             BULKHEAD_TRY_ASSIGN(auto nl, ns::rtnl::open());
             BULKHEAD_TRY(nl.create_veth(host_end, "eth0", c.netns_fd));

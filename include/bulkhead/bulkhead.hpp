@@ -8,5 +8,8 @@
 #include "bulkhead/dns.hpp"
 #include "bulkhead/error.hpp"
 #include "bulkhead/fd.hpp"
+#include "bulkhead/ns.hpp"
 #include "bulkhead/process.hpp"
+#include "bulkhead/sandbox.hpp"
+#include "bulkhead/seccomp.hpp"
 #include "bulkhead/version.hpp"

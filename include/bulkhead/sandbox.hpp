@@ -111,18 +111,27 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
     using ns::detail::op;
     using ns::detail::step;
     const bool new_pid = s.new_namespaces.has(ns::kind::pid);
+    // A joined pid namespace is entered by the parent around clone3 (setns only moves the
+    // children of the caller), so the child sees no parent of its own: no getppid() check.
+    const bool joined_pid = std::any_of(s.join.begin(), s.join.end(),
+                                        [](const auto& j) { return j.first == ns::kind::pid; });
     const pid_t me = ::getpid();
 
     step pd;
     pd.code = op::pdeathsig;
     pd.x = static_cast<std::uint64_t>(s.harden.parent_death_signal ? s.harden.parent_death_signal : 0);
-    pd.y = new_pid ? 0 : static_cast<std::uint64_t>(me);
+    pd.y = (new_pid || joined_pid) ? 0 : static_cast<std::uint64_t>(me);
     if (s.harden.parent_death_signal) p.add(pd, "set parent-death signal", {});
 
     step go;
     go.code = op::wait_go;
     go.fd = sync_fd;
     p.add(go, "wait for parent", {});
+
+    // The caller's ignored signals (SIGPIPE, SIGCHLD...) would survive exec and break init.
+    step rs;
+    rs.code = op::reset_signals;
+    p.add(rs, "reset signal dispositions", {});
 
     // In a new user namespace the child still has the creator's kernel ids, which the map
     // usually leaves unmapped: become the mapped root (or the requested ids) before mounting.
@@ -157,11 +166,34 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
         return (a.first == ns::kind::user) > (b.first == ns::kind::user);
     });
     for (auto [k, fd] : joins) {
+        if (k == ns::kind::pid) continue; // entered by the parent, see spawn()
         step j;
         j.code = op::setns;
         j.fd = fd;
         j.x = ns::clone_flag(k);
         p.add(j, "setns", ns::name(k));
+    }
+
+    // lo up, by the child itself: one prebuilt RTM_NEWLINK (lo is index 1 in a new netns).
+    if (s.new_namespaces.has(ns::kind::net) && s.loopback_up) {
+        nlmsghdr h{};
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_UNSPEC;
+        ifi.ifi_index = 1;
+        ifi.ifi_flags = IFF_UP;
+        ifi.ifi_change = IFF_UP;
+        h.nlmsg_len = static_cast<std::uint32_t>(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof ifi));
+        h.nlmsg_type = RTM_NEWLINK;
+        h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        h.nlmsg_seq = 1;
+        auto& bytes = p.byte_arrays.emplace_back(h.nlmsg_len);
+        std::memcpy(bytes.data(), &h, sizeof h);
+        std::memcpy(bytes.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+        step lo;
+        lo.code = op::netlink;
+        lo.ptr = bytes.data();
+        lo.x = bytes.size();
+        p.add(lo, "bring up", "lo");
     }
 
     if (!s.mounts.empty()) BULKHEAD_TRY(s.mounts.compile(p, staging));
@@ -368,6 +400,8 @@ inline result<void> validate(const spec& s) {
     } else if (!s.uid_map.empty() || !s.gid_map.empty()) {
         return error(errc::invalid_argument, "sandbox spec").subject("id maps").note("need a new user namespace");
     }
+    if (s.harden.groups && s.new_namespaces.has(ns::kind::user) && s.deny_setgroups)
+        return error(errc::invalid_argument, "sandbox spec").subject("groups").note("setgroups is denied in the new user namespace (set deny_setgroups = false)");
     if (s.seccomp.size() > 4096)
         return error(errc::too_large, "sandbox spec").subject("seccomp").note("more than 4096 instructions");
     return {};
@@ -422,8 +456,26 @@ inline result<void> validate(const spec& s) {
                                  staging ? staging->path() : std::string(), src));
 
     int pidfd = -1;
-    long pid = bulkhead::detail::clone3_pidfd(s.new_namespaces.flags(), &pidfd, s.cgroup_fd);
-    if (pid < 0) return error::from_errno("clone3");
+    // A prepared pid namespace: setns(CLONE_NEWPID) changes where this thread's next child is
+    // born (pid_for_children), so it is done here around clone3 and undone right after.
+    int join_pid = -1;
+    for (auto [k, fd] : s.join)
+        if (k == ns::kind::pid) join_pid = fd;
+    unique_fd own_pid;
+    if (join_pid >= 0) {
+        BULKHEAD_TRY_ASSIGN(own_pid, ns::open_ns(ns::kind::pid));
+        if (::setns(join_pid, CLONE_NEWPID) < 0) return error::from_errno("setns pid (parent side)");
+    }
+    // CLONE_CLEAR_SIGHAND: none of the caller's handlers may run in the child before exec.
+    long pid = bulkhead::detail::clone3_pidfd(s.new_namespaces.flags() | CLONE_CLEAR_SIGHAND, &pidfd,
+                                              s.cgroup_fd);
+    int clone_errno = errno;
+    if (join_pid >= 0 && pid != 0 && ::setns(own_pid.get(), CLONE_NEWPID) < 0) {
+        // Our own active pid namespace is always a valid target; never go on in the wrong one.
+        std::perror("bulkhead: restore pid namespace");
+        std::abort();
+    }
+    if (pid < 0) return error::from_errno("clone3", clone_errno);
     if (pid == 0) ns::detail::run_child(prog, errp.write.get());
 
     out.process = child(unique_fd(pidfd), static_cast<pid_t>(pid));
@@ -437,12 +489,8 @@ inline result<void> validate(const spec& s) {
         if (!s.gid_map.empty()) BULKHEAD_TRY(s.gid_map.write_for(static_cast<pid_t>(pid), "gid_map"));
     }
     unique_fd netns;
-    if (s.new_namespaces.has(ns::kind::net) && (s.loopback_up || s.before_start)) {
+    if (s.new_namespaces.has(ns::kind::net) && s.before_start) {
         BULKHEAD_TRY_ASSIGN(netns, ns::open_ns(ns::kind::net, static_cast<pid_t>(pid)));
-        if (s.loopback_up) {
-            BULKHEAD_TRY_ASSIGN(auto nl, ns::rtnl::open_in(netns.get()));
-            BULKHEAD_TRY(nl.set_link_up(1)); // lo is always index 1 in a new netns
-        }
     }
     if (s.before_start) BULKHEAD_TRY(s.before_start(setup_context{static_cast<pid_t>(pid), netns.get()}));
 

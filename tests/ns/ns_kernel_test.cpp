@@ -41,6 +41,19 @@ void check_host_devices() {
     }
 }
 
+/// This test binary's own parent for staging directories, so concurrent runs of other tests
+/// cannot disturb the leftover checks.
+char staging_buf[64] = "/tmp/bulkhead-nstest-staging.XXXXXX";
+const std::string& staging_parent() {
+    static const std::string dir = [] {
+        if (!::mkdtemp(staging_buf)) return std::string("/tmp");
+        ::chmod(staging_buf, 0755);
+        std::atexit([] { ::rmdir(staging_buf); });
+        return std::string(staging_buf);
+    }();
+    return dir;
+}
+
 /// A fully isolated spec: all namespaces but time, root 0 -> 100000, tmpfs root with /usr
 /// read-only, /proc, /dev, /tmp, default masks and read-only paths.
 sandbox::spec base_spec(std::vector<std::string> argv) {
@@ -65,6 +78,7 @@ sandbox::spec base_spec(std::vector<std::string> argv) {
         .read_only_defaults()
         .root_read_only();
     s.out.mode = sandbox::stdio_mode::pipe;
+    s.staging_parent = staging_parent();
     return s;
 }
 
@@ -112,7 +126,7 @@ std::string own_children() {
 
 int staging_dirs() {
     int n = 0;
-    DIR* d = ::opendir("/tmp");
+    DIR* d = ::opendir(staging_parent().c_str());
     REQUIRE(d);
     while (auto* e = ::readdir(d))
         if (std::string(e->d_name).rfind(".bulkhead-root.", 0) == 0) ++n;
@@ -166,14 +180,15 @@ struct test_netns {
 TEST_CASE("namespace identities inside differ from the host's", "[kernel][ns]") {
     if (!can_run()) return;
     auto s = base_spec({"/bin/sh", "-c",
-                        "for k in user pid mnt net uts ipc cgroup; do stat -L -c %i /proc/self/ns/$k; done"});
+                        "for k in user pid mnt net uts ipc cgroup time; do stat -L -c %i /proc/self/ns/$k; done"});
+    s.new_namespaces.add(ns::kind::time);
     auto r = run_capture(s);
     REQUIRE(r.status.success());
     auto l = lines(r.out);
-    REQUIRE(l.size() == 7);
+    REQUIRE(l.size() == 8);
     const ns::kind kinds[] = {ns::kind::user, ns::kind::pid, ns::kind::mount, ns::kind::net,
-                              ns::kind::uts,  ns::kind::ipc, ns::kind::cgroup};
-    for (std::size_t i = 0; i < 7; ++i) {
+                              ns::kind::uts,  ns::kind::ipc, ns::kind::cgroup, ns::kind::time};
+    for (std::size_t i = 0; i < 8; ++i) {
         auto host = ns::identity_of(kinds[i]);
         REQUIRE(host);
         INFO(ns::name(kinds[i]));
@@ -342,11 +357,16 @@ TEST_CASE("stdio pipes, fd closing and init signal forwarding", "[kernel][sandbo
     if (!can_run()) return;
     auto extra = open_fd("/proc/self/status", O_RDONLY); // must not leak into the sandbox
     REQUIRE(extra);
+    // An ignored SIGTERM in the caller must not stay ignored in the payload.
+    struct sigaction ign {}, old {};
+    ign.sa_handler = SIG_IGN;
+    ::sigaction(SIGTERM, &ign, &old);
     auto s = base_spec({"/bin/sh", "-c",
                         "ls /proc/self/fd | tr '\\n' ' '; echo; trap 'echo got-term; exit 3' TERM; echo ready; "
                         "while :; do sleep 0.05; done"});
     s.harden.close_fds = true;
     auto sp = sandbox::spawn(s);
+    ::sigaction(SIGTERM, &old, nullptr);
     REQUIRE(sp);
     std::string got;
     char buf[256];
@@ -416,7 +436,7 @@ TEST_CASE("two sandboxes on veths reach each other only where routed", "[kernel]
     CHECK(std::string(buf).find("listening") != std::string::npos);
 
     SECTION("without a route and forwarding nothing gets through") {
-        auto a = base_spec({"/usr/bin/python3", "-c", py_connect, "10.1.1.1", "10.2.2.2", "192.0.2.1"});
+        auto a = base_spec({"/usr/bin/python3", "-c", py_connect, "10.1.1.1", "10.2.2.2", "192.0.2.1", "127.0.0.1"});
         a.before_start = wire("ha", "10.1.1.2/24", "10.1.1.1/24", {});
         auto r = run_capture(a);
         INFO(r.out);
@@ -424,6 +444,7 @@ TEST_CASE("two sandboxes on veths reach each other only where routed", "[kernel]
         CHECK(r.out.find("10.1.1.1 111") != std::string::npos);       // reached the host side: refused
         CHECK(r.out.find("10.2.2.2 101") != std::string::npos);       // ENETUNREACH: no route
         CHECK(r.out.find("192.0.2.1 101") != std::string::npos);
+        CHECK(r.out.find("127.0.0.1 111") != std::string::npos); // lo is up (refused, not unreachable)
     }
     SECTION("with a route and forwarding in the middle they reach each other") {
         host.sysctl("/proc/sys/net/ipv4/ip_forward", "1");
@@ -494,7 +515,9 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         auto s = base_spec({"/bin/true"});
         ns::veth_guard* keep = nullptr;
         std::vector<ns::veth_guard> guards;
+        ns::identity sandbox_net{};
         s.before_start = [&](const sandbox::setup_context& c) -> result<void> {
+            BULKHEAD_TRY_ASSIGN(sandbox_net, ns::identity_of_fd(c.netns_fd));
             BULKHEAD_TRY_ASSIGN(auto nl, ns::rtnl::open_in(host.fd.get()));
             BULKHEAD_TRY(nl.create_veth("hfail", "eth0", c.netns_fd));
             guards.emplace_back(host.fd.get(), "hfail");
@@ -506,6 +529,20 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         CHECK(r.error().message() == "assign address hfail: not available");
         REQUIRE(keep);
         guards.clear(); // the caller's guard removes its veth
+        // No process is left in the sandbox's network namespace (its teardown is deferred).
+        CHECK(sandbox_net.ino != 0);
+        DIR* procs = ::opendir("/proc");
+        REQUIRE(procs);
+        int holders = 0;
+        while (auto* e = ::readdir(procs)) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            struct stat st {};
+            if (::stat((std::string("/proc/") + e->d_name + "/ns/net").c_str(), &st) == 0 &&
+                st.st_ino == sandbox_net.ino && st.st_dev == sandbox_net.dev)
+                ++holders;
+        }
+        ::closedir(procs);
+        CHECK(holders == 0);
         expect_failure(base_spec({"/nonexistent-cmd"}), "execute");
     }
     SECTION("clone3 into a bad cgroup fd") {
@@ -595,6 +632,53 @@ TEST_CASE("warm start: join a pinned netns and spawn into a prepared cgroup", "[
         cgfd.reset();
         CHECK(::rmdir(cg.c_str()) == 0);
     }
+}
+
+TEST_CASE("joining a prepared pid (and user) namespace puts the payload inside it", "[kernel][sandbox]") {
+    if (!can_run()) return;
+    // A holder: new user + pid namespaces, its pid 1 an init with `sleep` below it.
+    sandbox::spec h;
+    h.argv = {"/bin/sleep", "30"};
+    h.env = sandbox::default_env();
+    h.new_namespaces = ns::kind_set{ns::kind::user, ns::kind::pid, ns::kind::mount};
+    h.uid_map = ns::id_map{{0, 300000, 65536}};
+    h.gid_map = ns::id_map{{0, 300000, 65536}};
+    auto holder = sandbox::spawn(h);
+    REQUIRE(holder);
+    auto upid = ns::open_ns(ns::kind::user, holder->process.pid());
+    auto ppid = ns::open_ns(ns::kind::pid, holder->process.pid());
+    REQUIRE(upid);
+    REQUIRE(ppid);
+    // The joiner reports its own pid (as seen inside), its uid and whether pid 1 is visible.
+    sandbox::spec j;
+    j.argv = {"/bin/sh", "-c", "echo $$; id -u; test -d /proc/1 && echo sees-1"};
+    j.env = sandbox::default_env();
+    j.join = {{ns::kind::user, upid->get()}, {ns::kind::pid, ppid->get()}};
+    j.harden.uid = 33;
+    j.harden.gid = 33;
+    j.out.mode = sandbox::stdio_mode::pipe;
+    auto own_before = ns::identity_of(ns::kind::pid);
+    auto sp = sandbox::spawn(j);
+    REQUIRE(sp);
+    // The caller's pid_for_children is back to its own namespace.
+    auto own_after = ns::identity_of(ns::kind::pid);
+    CHECK(own_before->ino == own_after->ino);
+    auto child_ns = ns::identity_of(ns::kind::pid, sp->process.pid());
+    auto holder_ns = ns::identity_of(ns::kind::pid, holder->process.pid());
+    REQUIRE(child_ns);
+    CHECK(child_ns->ino == holder_ns->ino);
+    auto out = read_to_string(sp->stdout_fd.get());
+    REQUIRE(out);
+    auto st = sp->process.wait();
+    REQUIRE(st);
+    INFO(*out);
+    CHECK(st->success());
+    auto l = lines(*out);
+    REQUIRE(l.size() >= 2);
+    CHECK(std::stoi(l[0]) > 1);       // a pid of the holder's namespace, not of the host's
+    CHECK(std::stoi(l[0]) < 1000);
+    CHECK(l[1] == "33");
+    // The /proc it sees is the host's (it joined no mount namespace): pid 1 exists there too.
 }
 
 TEST_CASE("setns by pidfd and pinning a sandbox's namespace", "[kernel][ns]") {

@@ -441,6 +441,14 @@ TEST_CASE("OCI config.json linux.seccomp, errnoRet, masked_eq valueTwo, runc's s
     d.nr = 1;
     CHECK(r->policy.evaluate(d) == action::user_notif());
     check_equivalent(r->policy);
+    auto flags = sc::install_options_from({"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"});
+    REQUIRE(flags);
+    CHECK(flags->log);
+    CHECK(flags->tsync);
+    CHECK(!flags->new_listener);
+    auto bad = sc::install_options_from({"SECCOMP_FILTER_FLAG_BOGUS"});
+    REQUIRE(!bad);
+    CHECK(bad.error().message().find("BOGUS") != std::string::npos);
 }
 
 TEST_CASE("emulator and checker follow the kernel's rules", "[unit]") {
@@ -472,4 +480,28 @@ TEST_CASE("disassembler names syscalls and actions", "[unit]") {
     CHECK(text.find("(getppid)") != std::string::npos);
     CHECK(text.find("ret ALLOW") != std::string::npos);
     CHECK(text.find("ret ERRNO(1)") != std::string::npos);
+}
+
+TEST_CASE("golden programs: Docker default and web-site on x86_64", "[unit]") {
+    // The listings are committed; a layout change shows up as a diff here. Regenerate with
+    // BULKHEAD_UPDATE_GOLDEN=1 after checking the new figures.
+    std::string dir = bulkhead_test::source_dir() + "/tests/seccomp/golden/";
+    std::vector<std::pair<std::string, sc::policy>> cases;
+    if (!docker_json_path().empty()) cases.emplace_back("docker_default_x86_64.txt", docker_json_policy());
+    else WARN("docker-default.json missing: its golden program is not checked");
+    cases.emplace_back("web_site_x86_64.txt", *sc::web_site(arch::x86_64));
+    for (auto& [file, p] : cases) {
+        auto prog = sc::compile(p);
+        REQUIRE(prog);
+        std::string text = sc::disassemble(*prog, arch::x86_64);
+        if (std::getenv("BULKHEAD_UPDATE_GOLDEN")) {
+            std::ofstream(dir + file, std::ios::binary) << text;
+            WARN("golden " << file << " rewritten");
+            continue;
+        }
+        std::string want = slurp(dir + file);
+        INFO(file);
+        REQUIRE(!want.empty());
+        CHECK(text == want);
+    }
 }

@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
 
 BULKHEAD_NAMESPACE_BEGIN
 namespace ns::detail {
@@ -77,6 +79,8 @@ enum class op : std::uint8_t {
     close_fds,     // ptr = const int* sorted keep list, x count
     seccomp,       // ptr = const sock_fprog*, x flags
     exec,          // ptr = const char* const* candidates (null-terminated), argv, envp
+    netlink,       // ptr = a prebuilt rtnetlink request, x = its length: send it, expect an ack
+    reset_signals, // every signal's disposition back to SIG_DFL (ignored ones too)
 };
 
 struct step {
@@ -143,6 +147,7 @@ public:
     std::deque<std::vector<gid_t>> gid_arrays;
     std::deque<sigset_t> sigsets;
     std::deque<sock_fprog> fprogs;
+    std::deque<std::vector<std::uint8_t>> byte_arrays;
 
 private:
     struct name {
@@ -333,6 +338,49 @@ private:
             rc = bulkhead::detail::sys::seccomp(SECCOMP_SET_MODE_FILTER, static_cast<unsigned>(s.x),
                               const_cast<void*>(s.ptr));
             break;
+        case op::netlink: {
+            int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+            if (fd < 0) {
+                rc = -1;
+                break;
+            }
+            sockaddr_nl sa{};
+            sa.nl_family = AF_NETLINK;
+            if (::sendto(fd, s.ptr, static_cast<std::size_t>(s.x), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+                rc = -1;
+            } else {
+                alignas(nlmsghdr) unsigned char buf[1024];
+                ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+                nlmsghdr h;
+                if (n < static_cast<ssize_t>(sizeof h + sizeof(int))) {
+                    rc = -1;
+                    errno = n < 0 ? errno : EPROTO;
+                } else {
+                    __builtin_memcpy(&h, buf, sizeof h);
+                    int e = 0;
+                    __builtin_memcpy(&e, buf + NLMSG_HDRLEN, sizeof e);
+                    if (h.nlmsg_type != NLMSG_ERROR) {
+                        rc = -1;
+                        errno = EPROTO;
+                    } else if (e < 0) {
+                        rc = -1;
+                        errno = -e;
+                    }
+                }
+            }
+            int saved = errno;
+            ::close(fd);
+            errno = saved;
+            break;
+        }
+        case op::reset_signals: {
+            struct sigaction sa;
+            __builtin_memset(&sa, 0, sizeof sa);
+            sa.sa_handler = SIG_DFL;
+            for (int sig = 1; sig < NSIG; ++sig)
+                if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &sa, nullptr); // EINVAL for libc-reserved ones
+            break;
+        }
         case op::exec: {
             auto cands = static_cast<char* const*>(s.ptr);
             int saved = ENOENT;

@@ -23,6 +23,7 @@
 #include "bulkhead/seccomp/policy.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -440,8 +441,14 @@ private:
             return {};
         };
         if (audit == audit_arch_x86_64) {
-            BULKHEAD_TRY(add_policy(p_.find(arch::x86_64), 0, x32_syscall_bit - 1));
-            BULKHEAD_TRY(add_policy(p_.find(arch::x32), x32_syscall_bit, 0xffffffffu));
+            const arch_policy* p64 = p_.find(arch::x86_64);
+            BULKHEAD_TRY(add_policy(p64, 0, x32_syscall_bit - 1));
+            BULKHEAD_TRY(add_policy(p_.find(arch::x32), x32_syscall_bit, 0xfffffffeu));
+            // -1 (a tracer's skip) belongs to x86_64: above its table.
+            action minus_one = !p64 ? p_.foreign_arch_action
+                               : p64->enosys_above_max ? action::errno_ret(ENOSYS)
+                                                       : p64->default_action;
+            starts.push_back({0xffffffffu, leaf_for_ret(leaves, leaf_idx, minus_one.raw())});
         } else {
             const arch_policy* ap = nullptr;
             for (const auto& a : p_.arches)

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <fcntl.h>
@@ -35,6 +36,24 @@ struct install_options {
     /// Set no_new_privs first (needed unless the caller has CAP_SYS_ADMIN).
     bool set_no_new_privs = true;
 };
+
+/// Options from an OCI profile's `flags` (SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW,
+/// _NEW_LISTENER, _WAIT_KILLABLE_RECV); an unknown flag is an error naming it.
+[[nodiscard]] inline result<install_options> install_options_from(const std::vector<std::string>& flags) {
+    install_options o;
+    for (const auto& f : flags) {
+        if (f == "SECCOMP_FILTER_FLAG_TSYNC") o.tsync = true;
+        else if (f == "SECCOMP_FILTER_FLAG_LOG") o.log = true;
+        else if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") o.spec_allow = true;
+        else if (f == "SECCOMP_FILTER_FLAG_NEW_LISTENER") o.new_listener = true;
+        else if (f == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") o.wait_killable_recv = true;
+        else
+            return std::move(error(errc::invalid_argument, "seccomp: flags")
+                                 .value(f)
+                                 .note("not a SECCOMP_FILTER_FLAG_* this library knows"));
+    }
+    return o;
+}
 
 /// Installs `prog` on the calling thread (or process with tsync). Returns the listener fd
 /// when new_listener was asked, else an invalid fd. Async-signal-safe when it succeeds

@@ -17,7 +17,9 @@
 ///    (unless switched off) so libc falls back from syscalls newer than this table.
 ///  - A seccomp_data whose architecture has no policy gets the foreign-arch action
 ///    (KILL_PROCESS by default). x32 is its own architecture here: an x86_64 policy without an
-///    x32 policy sends every number with __X32_SYSCALL_BIT to the foreign-arch action.
+///    x32 policy sends every number from __X32_SYSCALL_BIT up to the foreign-arch action,
+///    except -1 (0xffffffff, a ptrace tracer skipping a syscall), which x86_64's policy
+///    answers like any number above its table (as libseccomp does).
 
 #include "bulkhead/config.hpp"
 #include "bulkhead/error.hpp"
@@ -269,7 +271,10 @@ struct policy {
         const arch_policy* p = nullptr;
         std::uint32_t nr = d.nr;
         if (d.arch == audit_arch_x86_64) {
-            if (nr >= x32_syscall_bit) {
+            if (nr == 0xffffffffu) {
+                // -1: a tracer skipping the syscall; x86_64's (above the table), as libseccomp
+                p = find(seccomp::arch::x86_64);
+            } else if (nr >= x32_syscall_bit) {
                 p = find(seccomp::arch::x32);
                 nr -= x32_syscall_bit;
             } else {
@@ -343,9 +348,15 @@ public:
         }
         return add_nr(*nr, act, std::move(conds));
     }
-    /// Adds a rule by number (without the x32 bit).
+    /// Adds a rule by number (without the x32 bit; below 0x40000000).
     policy_builder& add_nr(std::uint32_t nr, action act, std::vector<condition> conds) {
         if (err_ || !check_action(act)) return *this;
+        if (nr >= x32_syscall_bit) {
+            fail(std::move(error(errc::out_of_range, "seccomp: policy")
+                               .value(std::to_string(nr))
+                               .note("syscall numbers must be below 0x40000000")));
+            return *this;
+        }
         for (const auto& c : conds) {
             if (c.arg > 5) {
                 fail(std::move(error(errc::invalid_argument, "seccomp: policy")
