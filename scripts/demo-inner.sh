@@ -81,11 +81,16 @@ zone:
   zonefile: example.zone
 CONF
 nsd -d -c "$work/dns/nsd.conf" & nsd_pid=$!
+# Signatures in ClamAV's .ndb format: a PHP web shell (eval of request data, any spacing).
+mkdir -p "$work/sigs"
+shell_hex=$(printf 'eval($_POST[' | od -An -tx1 | tr -d ' \n')
+echo "Bulkhead.Demo.WebShell.PostEval:0:*:${shell_hex}" > "$work/sigs/demo.ndb"
 limits='"limits": {"memory_max": "256M", "memory_high": "192M", "pids_max": 64, "cpu_max": "50000 100000"}'
 cat > "$work/sites.json" <<JSON
 {"state_dir": "$state",
  "caa": {"ca": "letsencrypt.org", "servers": ["127.0.0.53:5353"]},
  "pressure": [{"resource": "memory", "stall_ms": 100, "window_ms": 1000}],
+ "scan": {"databases": ["$work/sigs/demo.ndb"], "quarantine_dir": "$work/quarantine"},
  "sites": [
   {"name": "alpha", "domains": ["alpha.example"], "webroot": "$work/www/alpha", $limits},
   {"name": "beta",  "domains": ["beta.example"],  "webroot": "$work/www/beta",  $limits},
@@ -132,6 +137,19 @@ check "letsencrypt.org may issue for alpha.example (CAA names it)" \
   grep -q '"event":"certcheck","site":"alpha","domain":"alpha.example","ca":"letsencrypt.org","permitted":true' "$work/events.log"
 check "letsencrypt.org may not issue for beta.example (CAA names sectigo.com only), and sitehost says why" \
   bash -c "grep '\"event\":\"certcheck\",\"site\":\"beta\"' '$work/events.log' | grep '\"permitted\":false' | grep -q sectigo.com"
+
+say "upload scanning: a web shell arrives in alpha's webroot (in a directory made after start)"
+site_exec alpha sh -c 'mkdir -p /srv/www/uploads/2026 && printf "<?php @eval(\$_POST[\"c\"]); ?>\n" > /srv/www/uploads/2026/shell.php'
+for _ in $(seq 50); do grep -q '"event":"malware","site":"alpha"' "$work/events.log" && break; sleep 0.1; done
+grep '"event":"malware"' "$work/events.log" | sed 's/^/  /'
+check "the upload is detected (Bulkhead.Demo.WebShell.PostEval) and named in an event" \
+  grep -q '"event":"malware","site":"alpha","path":"uploads/2026/shell.php","signature":"Bulkhead.Demo.WebShell.PostEval"' "$work/events.log"
+check "the file left alpha's webroot" fails test -e "$work/www/alpha/uploads/2026/shell.php"
+check "it sits in the quarantine outside every site, with its record" \
+  bash -c "ls '$work/quarantine/alpha/'*.bin && grep -q '\"path\":\"uploads/2026/shell.php\"' '$work/quarantine/alpha/'*.json"
+sh_ scan --all | sed 's/^/  /'
+check "a full scan of every site finds nothing more, and skips unchanged files the second time" \
+  bash -c "'$bin/sitehost' scan --all --state-dir '$state' >/dev/null && '$bin/sitehost' scan --all --state-dir '$state' | grep -q 'unchanged [1-9]'"
 
 say "alpha against beta"
 # beta's nginx master, by its pid on the host
