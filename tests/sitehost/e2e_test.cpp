@@ -89,3 +89,54 @@ TEST_CASE("a bad sites file is rejected with line:column and nothing starts", "[
     struct stat s {};
     CHECK(::stat(top_cgroup().c_str(), &s) != 0);
 }
+
+TEST_CASE("malware uploaded into a site is quarantined and can freeze the site", "[e2e][sitehost]") {
+    fixture f;
+    std::string hex;
+    for (unsigned char c : std::string("eval($_POST[")) {
+        char b[3];
+        std::snprintf(b, sizeof b, "%02x", c);
+        hex += b;
+    }
+    fixture::write(f.dir + "/sigs.ndb", "Test.WebShell:0:*:" + hex + "\n");
+    f.configure(R"("scan": {"databases": [")" + f.dir + R"(/sigs.ndb"], "quarantine_dir": ")" + f.dir +
+                R"(/quarantine", "freeze_on_detection": true})");
+    // An infected file outside every site, and a link to it planted in alpha: sitehost, root
+    // on the host, must never follow it.
+    ::mkdir((f.dir + "/outside").c_str(), 0755);
+    fixture::write(f.dir + "/outside/evil.php", "<?php eval($_POST['x']);\n");
+    f.up();
+    int st = 0;
+    f.cli("exec alpha -- ln -s " + f.dir + "/outside/evil.php /srv/www/link.php", &st);
+    REQUIRE(st == 0);
+    auto scan = f.cli("scan alpha", &st);
+    INFO(scan);
+    CHECK(st == 0); // nothing infected below alpha's webroot
+    CHECK(::access((f.dir + "/outside/evil.php").c_str(), F_OK) == 0);
+    // Now a real upload, in a directory created after the watch began.
+    f.cli("exec alpha -- sh -c 'mkdir -p /srv/www/up/a && echo \"<?php eval(\\$_POST[1]);\" > /srv/www/up/a/s.php'", &st);
+    REQUIRE(st == 0);
+    CHECK(eventually([&] { return f.log().find(R"("event":"malware","site":"alpha","path":"up/a/s.php","signature":"Test.WebShell")") != std::string::npos; }));
+    CHECK(::access((f.dir + "/www-alpha/up/a/s.php").c_str(), F_OK) != 0);
+    CHECK(eventually([&] { return f.status().find(R"("name":"alpha","ipv4":"10.88.0.6","state":"frozen")") != std::string::npos; }));
+    CHECK(f.log().find(R"("event":"freeze","site":"alpha")") != std::string::npos);
+    CHECK(f.page("10.88.0.10").find("site beta") != std::string::npos); // beta untouched
+    auto q = run("cat " + f.dir + "/quarantine/alpha/*.json");
+    CHECK(q.find(R"("path":"up/a/s.php")") != std::string::npos);
+    CHECK(q.find(R"("sha256":")") != std::string::npos);
+    f.cli("thaw alpha", &st);
+    CHECK(st == 0);
+}
+
+TEST_CASE("certcheck without a running supervisor reads the config and explains", "[e2e][sitehost]") {
+    fixture f;
+    int st = 0;
+    // No DNS server answers on this address: the lookup fails, so the CA would refuse.
+    f.configure(R"("caa": {"servers": ["127.0.0.9:5399"]})");
+    fixture::write(f.config, run("sed 's/\"name\": \"alpha\"/\"name\": \"alpha\", \"domains\": [\"alpha.example\"]/' " + f.config));
+    auto out = f.cli("certcheck --config " + f.config + " alpha", &st);
+    INFO(out);
+    CHECK(st == 1);
+    CHECK(out.find("alpha.example") != std::string::npos);
+    CHECK(out.find("DENY") != std::string::npos);
+}

@@ -65,7 +65,7 @@ void enter_fresh_netns() {
 
 /// Two sites with webroots in a temporary directory; removed with everything in it.
 struct fixture {
-    std::string dir, state, config, sitehost, tools;
+    std::string dir, state, config, sitehost, tools, sites_json;
     bulkhead::child sup;
     std::string events;
 
@@ -93,7 +93,13 @@ struct fixture {
                      R"(", "seccomp": ")" + seccomp_profile() + R"("})";
         }
         config = dir + "/sites.json";
+        sites_json = sites;
         write(config, R"({"state_dir": ")" + state + R"(", "sites": [)" + sites + "]}");
+    }
+
+    /// Rewrites the config with extra top-level members (before up()).
+    void configure(const std::string& extra) {
+        write(config, R"({"state_dir": ")" + state + R"(", )" + extra + R"(, "sites": [)" + sites_json + "]}");
     }
     ~fixture() {
         stop();
