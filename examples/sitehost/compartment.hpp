@@ -20,7 +20,6 @@
 #include <bulkhead/sandbox.hpp>
 
 #include <linux/filter.h>
-#include <sched.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -64,7 +63,6 @@ struct service {
 /// The namespaces of a site, opened from its holder, to join.
 struct site_namespaces {
     std::vector<std::pair<bh::ns::kind, bh::unique_fd>> fds;
-    bh::unique_fd pid; ///< joined by setns in the parent (it only affects children)
 
     [[nodiscard]] std::vector<std::pair<bh::ns::kind, int>> join_list() const {
         std::vector<std::pair<bh::ns::kind, int>> j;
@@ -72,22 +70,6 @@ struct site_namespaces {
         return j;
     }
 };
-
-/// Runs `fn` with this thread's pid_for_children switched to `pidns` (so a clone made by fn
-/// lands in that pid namespace), and switches back whatever happens.
-template <class F>
-auto with_pid_namespace(int pidns, F&& fn) -> decltype(fn()) {
-    bh::unique_fd own(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
-    if (!own) return bh::error::from_errno("open own pid namespace");
-    if (::setns(pidns, CLONE_NEWPID) < 0) return bh::error::from_errno("setns pid namespace of site");
-    auto r = fn();
-    if (::setns(own.get(), CLONE_NEWPID) < 0) {
-        // Cannot happen for our own active namespace; never continue in the wrong one.
-        std::perror("sitehost: restore pid namespace");
-        std::abort();
-    }
-    return r;
-}
 
 inline std::string site_state_dir(const host_env& h, const site& s) { return h.state_dir + "/sites/" + s.name; }
 
@@ -272,12 +254,11 @@ public:
         BULKHEAD_TRY_ASSIGN(exec_group_, group_->create_child("exec")); // `sitehost exec` commands
         if (!host_->controllers.empty()) BULKHEAD_TRY(enable(*group_));
         // Keep the namespaces to join.
-        for (auto k : {bh::ns::kind::user, bh::ns::kind::mount, bh::ns::kind::net, bh::ns::kind::uts,
-                       bh::ns::kind::ipc, bh::ns::kind::cgroup}) {
+        for (auto k : {bh::ns::kind::user, bh::ns::kind::pid, bh::ns::kind::mount, bh::ns::kind::net,
+                       bh::ns::kind::uts, bh::ns::kind::ipc, bh::ns::kind::cgroup}) {
             BULKHEAD_TRY_ASSIGN(auto fd, bh::ns::open_ns(k, holder_.pid()));
             ns_.fds.emplace_back(k, std::move(fd));
         }
-        BULKHEAD_TRY_ASSIGN(ns_.pid, bh::ns::open_ns(bh::ns::kind::pid, holder_.pid()));
         return {};
     }
 
@@ -298,7 +279,7 @@ public:
         sp.in = {bh::sandbox::stdio_mode::fd, stdio_fds[0] >= 0 ? stdio_fds[0] : devnull_.get()};
         sp.out = {bh::sandbox::stdio_mode::fd, stdio_fds[1] >= 0 ? stdio_fds[1] : devnull_.get()};
         sp.err = {bh::sandbox::stdio_mode::fd, stdio_fds[2] >= 0 ? stdio_fds[2] : devnull_.get()};
-        return with_pid_namespace(ns_.pid.get(), [&] { return bh::sandbox::spawn(sp); });
+        return bh::sandbox::spawn(sp);
     }
 
     /// Adds the site's servers (nginx, and PHP-FPM when enabled) and starts them.

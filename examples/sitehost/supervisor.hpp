@@ -19,6 +19,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -163,6 +164,7 @@ public:
             if (n < 0) return bh::error::from_errno("epoll_wait");
             for (int i = 0; i < n; ++i) dispatch(evs[i].data.u64);
             restart_due();
+            poll_due_watches();
             if (next_full_scan_ && std::chrono::steady_clock::now() >= *next_full_scan_) {
                 for (std::size_t i = 0; i < sites_.size(); ++i) {
                     if (!sites_[i]) continue;
@@ -418,6 +420,10 @@ private:
         long best = -1;
         if (next_full_scan_)
             best = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(*next_full_scan_ - now).count());
+        for (const auto& [k, due] : watch_due_) {
+            long ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count());
+            best = best < 0 ? ms : std::min(best, ms);
+        }
         for (const auto& s : sites_) {
             if (!s) continue;
             for (const auto& sv : const_cast<site_runtime&>(*s).services())
@@ -518,6 +524,8 @@ private:
     }
 
     void unwatch_site(std::size_t si) {
+        for (auto it = watch_due_.begin(); it != watch_due_.end();)
+            it = it->first.first == si ? watch_due_.erase(it) : std::next(it);
         if (watches_.size() <= si) return;
         for (auto& w : watches_[si]) (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.fd(), nullptr);
         watches_[si].clear();
@@ -549,18 +557,57 @@ private:
         return watch_site(si);
     }
 
+    /// A noisy site can modify its event files thousands of times a second (every refused
+    /// fork, every reclaim): drain the notifications at once, but re-read the files of one
+    /// watch at most every 250 ms. The counters are cumulative, so nothing is lost, only
+    /// batched; the supervisor itself runs outside every site's limits.
+    static constexpr auto watch_interval = std::chrono::milliseconds(250);
+
     void watch_fired(std::size_t si, std::size_t k) {
         if (si >= watches_.size() || k >= watches_[si].size()) return;
-        auto evs = watches_[si][k].read();
-        if (!evs) return;
+        alignas(8) char buf[4096];
+        while (::read(watches_[si][k].fd(), buf, sizeof buf) > 0) {
+        }
         auto now = std::chrono::steady_clock::now();
-        if (last_pids_event_.size() <= si) last_pids_event_.resize(si + 1);
+        auto& due = watch_due_[{si, k}];
+        if (due > now) return; // a poll is already scheduled
+        if (now - last_watch_poll_[{si, k}] < watch_interval) {
+            due = last_watch_poll_[{si, k}] + watch_interval;
+            return;
+        }
+        poll_watch(si, k);
+    }
+
+    /// Polls the watches whose deferred time has come.
+    void poll_due_watches() {
+        auto now = std::chrono::steady_clock::now();
+        for (auto it = watch_due_.begin(); it != watch_due_.end();) {
+            if (it->second != std::chrono::steady_clock::time_point{} && it->second <= now) {
+                auto [si, k] = it->first;
+                it = watch_due_.erase(it);
+                poll_watch(si, k);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    void poll_watch(std::size_t si, std::size_t k) {
+        if (si >= watches_.size() || k >= watches_[si].size()) return;
+        auto now = std::chrono::steady_clock::now();
+        last_watch_poll_[{si, k}] = now;
+        auto evs = watches_[si][k].poll_changes();
+        if (!evs) return;
         for (const auto& e : *evs) {
-            if (e.kind == bh::cg::event_kind::populated || e.kind == bh::cg::event_kind::unpopulated) continue;
-            if (e.kind == bh::cg::event_kind::pids_max) {
-                // A fork storm refuses thousands of forks: one event per site and second.
-                if (now - last_pids_event_[si] < std::chrono::seconds(1)) continue;
-                last_pids_event_[si] = now;
+            using ek = bh::cg::event_kind;
+            if (e.kind == ek::populated || e.kind == ek::unpopulated) continue;
+            if (e.kind == ek::pids_max || e.kind == ek::memory_high || e.kind == ek::memory_max ||
+                e.kind == ek::memory_low) {
+                // Storms of refused forks or reclaim: one event per site, kind and second (the
+                // count says how many); OOM kills are always reported.
+                auto& last = last_event_[{si, static_cast<int>(e.kind)}];
+                if (now - last < std::chrono::seconds(1)) continue;
+                last = now;
             }
             auto w = event(bh::cg::to_string(e.kind), sites_[si]->config().name);
             note(si, std::string(bh::cg::to_string(e.kind)) + " (count " + std::to_string(e.count) + ")");
@@ -765,7 +812,8 @@ private:
     std::optional<bh::cgroup> top_;
     std::vector<std::unique_ptr<site_runtime>> sites_;
     std::vector<std::vector<bh::cg::event_watch>> watches_; ///< per site: the group, then its leaves
-    std::vector<std::chrono::steady_clock::time_point> last_pids_event_;
+    std::map<std::pair<std::size_t, int>, std::chrono::steady_clock::time_point> last_event_;
+    std::map<std::pair<std::size_t, std::size_t>, std::chrono::steady_clock::time_point> watch_due_, last_watch_poll_;
     std::vector<bh::cg::psi_trigger> triggers_;
     std::unique_ptr<signature_db> sigs_;
     std::unique_ptr<sg::scan_state> scan_state_;
