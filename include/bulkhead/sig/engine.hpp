@@ -1,0 +1,983 @@
+#pragma once
+/// \file sig/engine.hpp
+/// The compiled matcher. All body signatures (.ndb and .ldb subsignatures) compile into one
+/// read-only `compiled_db`:
+///  - each signature splits at unbounded gaps (`*`, `{n-}`) into parts; each part gets an
+///    anchor, its best fixed literal run (lowest expected prefilter cost), and two small
+///    programs: the ops left of the anchor (run backwards) and from the anchor on;
+///  - anchors go into prefilter tiers by length: 4-byte grams sampled every 8 / 4 / 1
+///    positions (an anchor of length L >= 3+S is indexed by its S grams so one in S text
+///    positions suffices), 2-byte and 1-byte grams; each tier is a bitmap over a hash of the
+///    gram plus a bucketed table of (gram, part) entries; case-insensitive anchors get their own
+///    folded tiers;
+///  - a candidate (part, anchor position) is verified by running the programs over position
+///    sets: work per candidate is at most (program ops) x (part span) steps, and the part span
+///    is bounded by `max_part_span`, so no pattern makes verification unbounded;
+///  - parts of one signature chain greedily in anchor order, keeping per part the smallest end
+///    seen; this is exact because every part that can end before a candidate's start has its
+///    anchor, hence its candidate, earlier;
+///  - single-part signatures at fixed offsets (`n`, `EOF-n`, with a shift) are checked directly
+///    at those positions and never enter the prefilter.
+/// The arrays are plain data, so `save()` writes them and `load()` maps them back.
+
+#include "bulkhead/config.hpp"
+#include "bulkhead/error.hpp"
+#include "bulkhead/fd.hpp"
+#include "bulkhead/sig/db.hpp"
+#include "bulkhead/sig/hash.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// Which buffer a scan pass looks at.
+enum pass_bits : std::uint8_t { pass_raw = 1, pass_normalized = 2 };
+
+namespace detail {
+
+inline constexpr std::uint32_t no_owner = 0xffffffffu;
+inline constexpr std::uint64_t no_pos = std::numeric_limits<std::uint64_t>::max();
+
+enum op : std::uint8_t { op_end = 0, op_lit, op_liti, op_mask, op_set, op_any, op_gap, op_alt, op_alti, op_nalt };
+
+struct entry_rec {
+    std::uint32_t name;       ///< offset into strings
+    std::uint32_t owner;      ///< logical signature index or no_owner
+    std::uint32_t counter;    ///< subsignature counter (logical) 
+    std::uint32_t first_part;
+    std::uint16_t nparts;
+    std::uint8_t pass_mask;
+    std::uint8_t flags;       ///< 1 fullword, 2 target 7
+    std::uint8_t off_kind;
+    std::uint8_t pad[3];
+    std::uint32_t off_shift;
+    std::uint64_t off_n;
+};
+static_assert(sizeof(entry_rec) == 40);
+
+struct part_rec {
+    std::uint32_t entry;
+    std::uint32_t left;       ///< program offset (ops before the anchor, reversed)
+    std::uint32_t right;      ///< program offset (anchor and after)
+    std::uint32_t min_gap;    ///< minimum distance from the previous part's end
+    std::uint16_t left_min, left_max, right_min, right_max;
+    std::uint16_t gram_delta; ///< gram window start relative to the anchor
+    std::uint16_t pad;
+    /// `aa[x-y]` lead of a first part (program offset, or no_lead): ClamAV measures the
+    /// signature's offset at the HEXSIG after it, so the lead runs after the offset check.
+    std::uint32_t lead;
+};
+static_assert(sizeof(part_rec) == 32);
+inline constexpr std::uint32_t no_lead = 0xffffffffu;
+
+struct tier_rec {
+    std::uint8_t gram, stride, fold, pad;
+    std::uint32_t bits_log2, table_log2;
+    std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
+    std::uint32_t bitmap2_off; ///< second Bloom bitmap (4-byte grams only), same size
+};
+
+struct gram_entry {
+    std::uint32_t gram;
+    std::uint32_t part_k; ///< part << 3 | k
+};
+
+struct lsig_rec {
+    std::uint32_t name, expr_off, expr_len, first_counter, nsubs;
+    std::uint8_t target, has_fsize, true_at_zero, pad;
+    std::uint64_t fsize_min, fsize_max;
+};
+
+struct expr_rec {
+    std::uint32_t kind, x, y;
+};
+
+struct hash_rec {
+    unsigned char digest[32];
+    std::uint64_t size;   ///< no_pos = any
+    std::uint32_t name;
+    std::uint8_t kind;    ///< digest length
+    std::uint8_t pad[3];
+};
+
+inline constexpr unsigned char fold_table_init(unsigned c) {
+    return static_cast<unsigned char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+}
+struct fold_tab {
+    unsigned char t[256];
+    constexpr fold_tab() : t() {
+        for (unsigned i = 0; i < 256; ++i) t[i] = fold_table_init(i);
+    }
+};
+inline constexpr fold_tab fold{};
+
+[[nodiscard]] inline bool is_alnum(unsigned char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/// Estimated byte frequency in the files a web host scans (text, scripts, executables):
+/// English letter frequencies scaled for code, spaces and line ends, NULs and 0xff padding of
+/// binaries. Used to pick anchors whose grams are rare; a general model, not a corpus count.
+struct byte_freq_tab {
+    float p[256];
+    constexpr byte_freq_tab() : p() {
+        for (auto& x : p) x = 0.0004f;
+        const char* letters = "etaoinsrhldcumfpgwybvkxjqz";
+        const float lf[26] = {0.090f, 0.065f, 0.060f, 0.060f, 0.055f, 0.055f, 0.050f, 0.050f, 0.040f,
+                              0.035f, 0.030f, 0.025f, 0.022f, 0.020f, 0.018f, 0.016f, 0.015f, 0.014f,
+                              0.013f, 0.011f, 0.008f, 0.006f, 0.0015f, 0.001f, 0.001f, 0.0007f};
+        for (int i = 0; i < 26; ++i) {
+            p[static_cast<unsigned char>(letters[i])] = lf[i];
+            p[static_cast<unsigned char>(letters[i] - 32)] = lf[i] * 0.12f;
+        }
+        for (unsigned c = '0'; c <= '9'; ++c) p[c] = 0.004f;
+        p[0x20] = 0.15f;
+        p[0x0a] = 0.02f;
+        p[0x09] = 0.01f;
+        p[0x0d] = 0.005f;
+        p[0x00] = 0.05f;
+        p[0xff] = 0.01f;
+        const char* punct = "()$;=.,'\"_->/<:[]{}*#!&+?|";
+        for (const char* c = punct; *c; ++c) p[static_cast<unsigned char>(*c)] = 0.006f;
+    }
+};
+inline constexpr byte_freq_tab byte_freq{};
+
+/// Expected prefilter cost of indexing `win` (S grams of G bytes at consecutive offsets) at
+/// stride S: one check per S text positions plus the expected exact gram hits.
+[[nodiscard]] inline double window_cost(const unsigned char* win, unsigned gram, unsigned stride) noexcept {
+    double hits = 0;
+    for (unsigned k = 0; k < stride; ++k) {
+        double pg = 1;
+        for (unsigned i = 0; i < gram; ++i) pg *= byte_freq.p[win[k + i]];
+        hits += pg;
+    }
+    return 1.0 / stride + 30.0 * hits;
+}
+
+[[nodiscard]] inline std::uint32_t hash32(std::uint32_t g, unsigned bits) noexcept {
+    return bits >= 32 ? g : (g * 0x9e3779b1u) >> (32 - bits);
+}
+[[nodiscard]] inline std::uint32_t hash32c(std::uint32_t g, unsigned bits) noexcept {
+    return (g * 0xc2b2ae35u) >> (32 - bits);
+}
+[[nodiscard]] inline std::uint32_t hash32b(std::uint32_t g, unsigned bits) noexcept {
+    return (g * 0x85ebca77u + 0x27d4eb2fu) >> (32 - bits);
+}
+
+[[nodiscard]] inline std::uint32_t load_gram(const unsigned char* p, unsigned gram, bool f) noexcept {
+    if (gram == 4) {
+        if (!f) {
+            std::uint32_t v;
+            std::memcpy(&v, p, 4);
+            return v;
+        }
+        return std::uint32_t(fold.t[p[0]]) | std::uint32_t(fold.t[p[1]]) << 8 |
+               std::uint32_t(fold.t[p[2]]) << 16 | std::uint32_t(fold.t[p[3]]) << 24;
+    }
+    if (gram == 2) return f ? (fold.t[p[0]] | unsigned(fold.t[p[1]]) << 8) : (p[0] | unsigned(p[1]) << 8);
+    return f ? fold.t[p[0]] : p[0];
+}
+
+} // namespace detail
+
+/// Prefilter bitmap sizing for 4-byte grams: at least 2^16 bits (8 KiB, stays in L1), at most
+/// 2^21 bits (256 KiB), 32 bits per indexed gram in between (about 3% false hits when full).
+inline constexpr unsigned prefilter_min_bits = 16;
+inline constexpr unsigned prefilter_max_bits = 21;
+inline constexpr std::size_t prefilter_bits_per_entry = 32;
+
+/// Options for compiling.
+struct compile_options {
+    bool normalized_any = true; ///< target-0 signatures also match normalized text
+};
+
+/// A match: signature name and the offset where it starts (in the scanned buffer's coordinates).
+struct match {
+    std::string name;
+    std::uint64_t offset = 0;
+    std::uint8_t pass = pass_raw;
+};
+
+class scan_state;
+
+/// The compiled, read-only database; share one between threads.
+class compiled_db {
+public:
+    compiled_db() = default;
+    compiled_db(const compiled_db&) = delete;
+    compiled_db& operator=(const compiled_db&) = delete;
+    compiled_db(compiled_db&& o) noexcept { *this = std::move(o); }
+    compiled_db& operator=(compiled_db&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            own_ = std::move(o.own_);
+            v_ = o.v_;
+            map_ = o.map_;
+            map_len_ = o.map_len_;
+            stats_ = o.stats_;
+            o.map_ = nullptr;
+            o.map_len_ = 0;
+            o.v_ = {};
+            if (!map_) own_.bind(v_);
+        }
+        return *this;
+    }
+    ~compiled_db() { unmap(); }
+
+    /// Compiles a parsed database. Body signatures this engine cannot bound (a part longer than
+    /// max_part_span) are appended to `db.skipped`.
+    static result<compiled_db> compile(database& db, const compile_options& opt = {});
+
+    /// Writes the compiled arrays to `path` (atomically: temp file + rename).
+    result<void> save(const std::string& path) const;
+    /// Maps a saved database back (read-only, shared pages).
+    static result<compiled_db> load(const std::string& path);
+
+    struct stats_t {
+        std::size_t body_sigs = 0, logical_sigs = 0, hash_sigs = 0, parts = 0, prefilter_entries = 0;
+        std::uint32_t version = 0;
+    };
+    [[nodiscard]] const stats_t& stats() const noexcept { return stats_; }
+    [[nodiscard]] std::size_t signature_count() const noexcept {
+        return stats_.body_sigs + stats_.logical_sigs + stats_.hash_sigs;
+    }
+    [[nodiscard]] std::uint32_t version() const noexcept { return stats_.version; }
+    /// Bytes of the compiled arrays (what a loaded database maps).
+    [[nodiscard]] std::size_t bytes() const noexcept;
+    [[nodiscard]] bool needs_md5() const noexcept { return need_hash(16); }
+    [[nodiscard]] bool needs_sha1() const noexcept { return need_hash(20); }
+    [[nodiscard]] bool needs_sha256() const noexcept { return need_hash(32); }
+    [[nodiscard]] bool has_hashes() const noexcept { return !v_.hashes.empty() || !v_.allow.empty(); }
+    /// Whether any hash signature (or allow-list entry) of this digest length could match a
+    /// file of `size` bytes: files of other sizes are never hashed.
+    [[nodiscard]] bool hash_wanted(unsigned digest_len, std::uint64_t size) const noexcept {
+        const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
+        if (size >= any) size = any - 1;
+        std::uint64_t k = std::uint64_t(digest_len) << 56;
+        return std::binary_search(v_.hash_sizes.begin(), v_.hash_sizes.end(), k | size) ||
+               std::binary_search(v_.hash_sizes.begin(), v_.hash_sizes.end(), k | any);
+    }
+    [[nodiscard]] bool has_normalized() const noexcept { return (v_.pass_union & pass_normalized) != 0; }
+
+    /// Looks a whole-file digest up; returns the signature name or null. `allow` selects the
+    /// .fp/.sfp list.
+    [[nodiscard]] const char* lookup_hash(std::span<const unsigned char> digest, std::uint64_t size,
+                                          bool allow) const noexcept {
+        auto list = allow ? v_.allow : v_.hashes;
+        // sorted by (kind, digest); binary search then scan equal digests for the size.
+        detail::hash_rec key{};
+        std::memcpy(key.digest, digest.data(), digest.size());
+        key.kind = static_cast<std::uint8_t>(digest.size());
+        auto lt = [](const detail::hash_rec& a, const detail::hash_rec& b) {
+            if (a.kind != b.kind) return a.kind < b.kind;
+            return std::memcmp(a.digest, b.digest, 32) < 0;
+        };
+        auto it = std::lower_bound(list.begin(), list.end(), key, lt);
+        for (; it != list.end() && it->kind == key.kind && std::memcmp(it->digest, key.digest, 32) == 0; ++it)
+            if (it->size == detail::no_pos || it->size == size) return name(it->name);
+        return nullptr;
+    }
+
+    [[nodiscard]] const char* name(std::uint32_t off) const noexcept { return v_.strings.data() + off; }
+
+private:
+    friend class scan_state;
+    friend class stream;
+
+    struct views {
+        std::span<const detail::entry_rec> entries;
+        std::span<const detail::part_rec> parts;
+        std::span<const unsigned char> prog;
+        std::span<const char> strings;
+        std::span<const detail::tier_rec> tiers;
+        std::span<const std::uint64_t> bitmaps;
+        std::span<const std::uint32_t> buckets;
+        std::span<const detail::gram_entry> grams;
+        std::span<const detail::lsig_rec> lsigs;
+        std::span<const detail::expr_rec> expr;
+        std::span<const std::uint32_t> direct_abs, direct_eof, zero_lsigs;
+        std::span<const detail::hash_rec> hashes, allow;
+        std::span<const std::uint64_t> hash_sizes; ///< (kind << 56) | size, sorted
+        std::uint32_t ncounters = 0, max_left = 0, max_gd = 0, pass_union = 0;
+        std::uint64_t eof_keep = 0;
+    };
+    struct storage {
+        std::vector<detail::entry_rec> entries;
+        std::vector<detail::part_rec> parts;
+        std::vector<unsigned char> prog;
+        std::vector<char> strings;
+        std::vector<detail::tier_rec> tiers;
+        std::vector<std::uint64_t> bitmaps;
+        std::vector<std::uint32_t> buckets;
+        std::vector<detail::gram_entry> grams;
+        std::vector<detail::lsig_rec> lsigs;
+        std::vector<detail::expr_rec> expr;
+        std::vector<std::uint32_t> direct_abs, direct_eof, zero_lsigs;
+        std::vector<detail::hash_rec> hashes, allow;
+        std::vector<std::uint64_t> hash_sizes;
+        void bind(views& v) const {
+            v.entries = entries; v.parts = parts; v.prog = prog; v.strings = strings;
+            v.tiers = tiers; v.bitmaps = bitmaps; v.buckets = buckets; v.grams = grams;
+            v.lsigs = lsigs; v.expr = expr; v.direct_abs = direct_abs; v.direct_eof = direct_eof;
+            v.zero_lsigs = zero_lsigs; v.hashes = hashes; v.allow = allow; v.hash_sizes = hash_sizes;
+        }
+    };
+    [[nodiscard]] bool need_hash(unsigned k) const noexcept {
+        for (auto* l : {&v_.hashes, &v_.allow})
+            for (auto& h : *l)
+                if (h.kind == k) return true;
+        return false;
+    }
+    void unmap() noexcept {
+        if (map_) ::munmap(map_, map_len_);
+        map_ = nullptr;
+        map_len_ = 0;
+    }
+
+    storage own_;
+    views v_;
+    void* map_ = nullptr;
+    std::size_t map_len_ = 0;
+    stats_t stats_;
+};
+
+namespace detail {
+
+/// Compiles one body pattern (already modifier-expanded) into parts.
+struct part_builder {
+    std::vector<unsigned char>& prog;
+    bool nocase;
+
+    static void emit_token(std::vector<unsigned char>& p, const token& t, bool nocase) {
+        switch (t.kind) {
+        case token::lit:
+            p.push_back(nocase ? op_liti : op_lit);
+            p.push_back(1);
+            p.push_back(nocase ? fold.t[t.b] : t.b);
+            break;
+        case token::mask:
+            p.push_back(op_mask);
+            p.push_back(t.b);
+            p.push_back(t.m);
+            break;
+        case token::any:
+            p.push_back(op_any);
+            p.push_back(1);
+            p.push_back(0);
+            break;
+        case token::set: {
+            p.push_back(op_set);
+            token s = t;
+            if (nocase)
+                for (unsigned c = 'A'; c <= 'Z'; ++c)
+                    if (s.set_has(c) || s.set_has(c + 32)) { s.set_add(c); s.set_add(c + 32); }
+            for (auto w : s.bits)
+                for (int i = 0; i < 8; ++i) p.push_back(static_cast<unsigned char>(w >> (8 * i)));
+            break;
+        }
+        case token::alt:
+        case token::nalt:
+            p.push_back(t.kind == token::nalt ? op_nalt : (nocase ? op_alti : op_alt));
+            p.push_back(static_cast<unsigned char>(t.alts.size()));
+            for (auto& a : t.alts) {
+                p.push_back(static_cast<unsigned char>(a.size()));
+                for (unsigned char c : a) p.push_back(nocase ? fold.t[c] : c);
+            }
+            break;
+        case token::gap:
+            if (t.gmin == t.gmax) {
+                p.push_back(op_any);
+                p.push_back(static_cast<unsigned char>(t.gmin & 0xff));
+                p.push_back(static_cast<unsigned char>(t.gmin >> 8));
+            } else {
+                p.push_back(op_gap);
+                p.push_back(static_cast<unsigned char>(t.gmin & 0xff));
+                p.push_back(static_cast<unsigned char>(t.gmin >> 8));
+                p.push_back(static_cast<unsigned char>(t.gmax & 0xff));
+                p.push_back(static_cast<unsigned char>(t.gmax >> 8));
+            }
+            break;
+        }
+    }
+    static void span_of(const token& t, std::uint64_t& mn, std::uint64_t& mx) {
+        switch (t.kind) {
+        case token::gap: mn += t.gmin; mx += t.gmax; break;
+        case token::alt: {
+            std::size_t a = 1000000, b = 0;
+            for (auto& s : t.alts) { a = std::min(a, s.size()); b = std::max(b, s.size()); }
+            mn += a; mx += b;
+            break;
+        }
+        case token::nalt: mn += t.alts[0].size(); mx += t.alts[0].size(); break;
+        default: mn += 1; mx += 1;
+        }
+    }
+};
+
+/// Evaluates a logical expression (postfix) over subsignature match counts.
+/// Each value is (truth, matches, distinct subsignatures matched).
+[[nodiscard]] inline bool eval_expr(std::span<const expr_rec> ex, const std::uint32_t* counts) noexcept {
+    struct val { bool t; std::uint64_t n; std::uint32_t d; };
+    val st[130];
+    int sp = 0;
+    for (auto& o : ex) {
+        switch (o.kind) {
+        case expr_op::sub: {
+            if (sp >= 130) return false;
+            std::uint32_t c = counts[o.x];
+            st[sp++] = {c > 0, c, c > 0 ? 1u : 0u};
+            break;
+        }
+        case expr_op::op_and:
+        case expr_op::op_or: {
+            if (sp < 2) return false;
+            val b = st[--sp], a = st[--sp];
+            bool t = o.kind == expr_op::op_and ? (a.t && b.t) : (a.t || b.t);
+            st[sp++] = {t, a.n + b.n, a.d + b.d};
+            break;
+        }
+        default: {
+            if (sp < 1) return false;
+            val& a = st[sp - 1];
+            bool t = o.kind == expr_op::cmp_eq ? a.n == o.x : o.kind == expr_op::cmp_gt ? a.n > o.x : a.n < o.x;
+            if (o.y && a.d < o.y) t = false;
+            a.t = t;
+            break;
+        }
+        }
+    }
+    return sp == 1 && st[0].t;
+}
+
+} // namespace detail
+
+inline result<compiled_db> compiled_db::compile(database& db, const compile_options& opt) {
+    using namespace detail;
+    compiled_db out;
+    storage& S = out.own_;
+    auto add_string = [&](std::string_view s) {
+        auto off = static_cast<std::uint32_t>(S.strings.size());
+        S.strings.insert(S.strings.end(), s.begin(), s.end());
+        S.strings.push_back('\0');
+        return off;
+    };
+    std::unordered_map<std::string, std::uint32_t> name_ids;
+    auto name_id = [&](const std::string& n) {
+        auto it = name_ids.find(n);
+        if (it != name_ids.end()) return it->second;
+        auto id = add_string(n);
+        name_ids.emplace(n, id);
+        return id;
+    };
+    // Anchors to index, per tier key.
+    struct anchor_item { std::uint32_t part; std::string window; };
+    struct tier_key { unsigned gram, stride; bool fold; };
+    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
+                                        {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
+    std::vector<std::vector<anchor_item>> per_tier(std::size(keys));
+
+    auto reverse_prog = [](const std::vector<const token*>& toks, bool nocase, std::vector<unsigned char>& prog) {
+        for (auto it = toks.rbegin(); it != toks.rend(); ++it) part_builder::emit_token(prog, **it, nocase);
+        prog.push_back(op_end);
+    };
+
+    // Adds one entry; returns false (with a reason) when it cannot be bounded.
+    auto add_entry = [&](const std::vector<token>& toks, std::uint8_t mods, const offset_spec& off,
+                         std::uint32_t name, std::uint32_t owner, std::uint32_t counter,
+                         unsigned target, std::string& why) -> bool {
+        bool nocase = mods & mod_nocase;
+        // split at unbounded gaps
+        std::vector<std::vector<const token*>> parts(1);
+        std::vector<std::uint32_t> gaps{0};
+        for (auto& t : toks) {
+            if (t.kind == token::gap && t.gmax == gap_unbounded) {
+                parts.emplace_back();
+                gaps.push_back(t.gmin);
+            } else {
+                parts.back().push_back(&t);
+            }
+        }
+        if (parts.size() > 4096) { why = "more than 4096 parts"; return false; }
+        entry_rec e{};
+        e.name = name;
+        e.owner = owner;
+        e.counter = counter;
+        e.first_part = static_cast<std::uint32_t>(S.parts.size());
+        e.nparts = static_cast<std::uint16_t>(parts.size());
+        e.pass_mask = static_cast<std::uint8_t>(
+            target == 7 ? unsigned(pass_normalized)
+                        : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u));
+        e.flags = static_cast<std::uint8_t>(((mods & mod_fullword) ? 1 : 0) | (target == 7 ? 2 : 0));
+        e.off_kind = off.kind;
+        e.off_shift = off.shift;
+        e.off_n = off.n;
+        auto eid = static_cast<std::uint32_t>(S.entries.size());
+        std::vector<part_rec> prs;
+        std::vector<std::pair<std::size_t, std::string>> tier_items;
+        for (std::size_t pi = 0; pi < parts.size(); ++pi) {
+            auto& pt = parts[pi];
+            if (pt.empty()) { why = "empty part between gaps"; return false; }
+            // `aa[x-y]HEXSIG` at the very start: the lead byte and its gap stay out of the anchor
+            std::size_t lead_n = (pi == 0 && pt.size() > 2 && pt[0]->kind == token::lit &&
+                                  pt[1]->kind == token::gap && pt[1]->bracket)
+                                     ? 2
+                                     : 0;
+            // best literal run: the lowest expected prefilter cost (stride and gram hits)
+            auto tier_of = [](std::size_t L) -> std::size_t {
+                return L >= 11 ? 0 : L >= 7 ? 1 : L >= 5 ? 2 : L >= 4 ? 3 : L >= 2 ? 4 : 5;
+            };
+            auto best_window = [&](const std::string& run, std::size_t& d_out) {
+                std::size_t ti = tier_of(run.size());
+                unsigned g = keys[ti].gram, st = keys[ti].stride;
+                std::size_t win = g + st - 1;
+                double best = 1e300;
+                d_out = 0;
+                for (std::size_t d = 0; d + win <= run.size(); ++d) {
+                    double c = window_cost(reinterpret_cast<const unsigned char*>(run.data()) + d, g, st);
+                    if (c < best) { best = c; d_out = d; }
+                }
+                return best;
+            };
+            std::size_t best_b = 0, best_len = 0;
+            double best_cost = 1e300;
+            for (std::size_t i = lead_n; i < pt.size();) {
+                if (pt[i]->kind != token::lit) { ++i; continue; }
+                std::size_t j = i;
+                std::string r;
+                while (j < pt.size() && pt[j]->kind == token::lit) {
+                    r += static_cast<char>(nocase ? fold.t[pt[j]->b] : pt[j]->b);
+                    ++j;
+                }
+                std::size_t dd;
+                double c = best_window(r, dd);
+                if (c < best_cost) { best_cost = c; best_b = i; best_len = j - i; }
+                i = j;
+            }
+            if (best_len == 0) { why = "a part between '*' gaps has no fixed byte"; return false; }
+            std::uint64_t lmin = 0, lmax = 0, rmin = 0, rmax = 0;
+            std::vector<const token*> left(pt.begin() + static_cast<std::ptrdiff_t>(lead_n),
+                                           pt.begin() + static_cast<std::ptrdiff_t>(best_b));
+            for (auto* t : left) part_builder::span_of(*t, lmin, lmax);
+            for (std::size_t i = best_b; i < pt.size(); ++i) part_builder::span_of(*pt[i], rmin, rmax);
+            if (lmax + rmax > max_part_span) { why = "a part spans more than 65535 bytes"; return false; }
+            part_rec pr{};
+            pr.entry = eid;
+            pr.min_gap = gaps[pi];
+            pr.left_min = static_cast<std::uint16_t>(lmin);
+            pr.left_max = static_cast<std::uint16_t>(lmax);
+            pr.right_min = static_cast<std::uint16_t>(rmin);
+            pr.right_max = static_cast<std::uint16_t>(rmax);
+            pr.left = static_cast<std::uint32_t>(S.prog.size());
+            reverse_prog(left, nocase, S.prog);
+            pr.lead = no_lead;
+            if (lead_n) {
+                pr.lead = static_cast<std::uint32_t>(S.prog.size());
+                reverse_prog(std::vector<const token*>(pt.begin(), pt.begin() + 2), nocase, S.prog);
+            }
+            pr.right = static_cast<std::uint32_t>(S.prog.size());
+            // anchor literal as one op (runs merged), then the rest
+            {
+                std::size_t i = best_b;
+                while (i < best_b + best_len) {
+                    std::size_t n = std::min<std::size_t>(255, best_b + best_len - i);
+                    S.prog.push_back(nocase ? op_liti : op_lit);
+                    S.prog.push_back(static_cast<unsigned char>(n));
+                    for (std::size_t k = 0; k < n; ++k)
+                        S.prog.push_back(nocase ? fold.t[pt[i + k]->b] : pt[i + k]->b);
+                    i += n;
+                }
+                for (std::size_t k = best_b + best_len; k < pt.size(); ++k)
+                    part_builder::emit_token(S.prog, *pt[k], nocase);
+                S.prog.push_back(op_end);
+            }
+            std::string run;
+            for (std::size_t k = 0; k < best_len; ++k)
+                run += static_cast<char>(nocase ? fold.t[pt[best_b + k]->b] : pt[best_b + k]->b);
+            std::size_t ti = tier_of(run.size());
+            std::size_t win = keys[ti].gram + keys[ti].stride - 1;
+            std::size_t bd = 0;
+            (void)best_window(run, bd);
+            if (nocase) ti += 6;
+            pr.gram_delta = static_cast<std::uint16_t>(bd);
+            prs.push_back(pr);
+            tier_items.push_back({ti, run.substr(bd, win)});
+        }
+        // Direct-checked: single part at a fixed offset.
+        bool direct = parts.size() == 1 && off.kind != offset_spec::any;
+        for (std::size_t pi = 0; pi < prs.size(); ++pi) {
+            auto pid = static_cast<std::uint32_t>(S.parts.size());
+            S.parts.push_back(prs[pi]);
+            if (!direct) per_tier[tier_items[pi].first].push_back({pid, tier_items[pi].second});
+        }
+        S.entries.push_back(e);
+        if (direct) (off.kind == offset_spec::absolute ? S.direct_abs : S.direct_eof).push_back(eid);
+        return true;
+    };
+
+    auto widen = [](const std::vector<token>& in) {
+        std::vector<token> o;
+        token z;
+        z.kind = token::lit;
+        z.b = 0;
+        for (auto& t : in) {
+            if (t.kind == token::gap) { o.push_back(t); continue; }
+            token c = t;
+            if (c.kind == token::alt || c.kind == token::nalt) {
+                for (auto& a : c.alts) {
+                    std::string w;
+                    for (char ch : a) { w += ch; w += '\0'; }
+                    a = w;
+                }
+                o.push_back(c);
+            } else {
+                o.push_back(c);
+                o.push_back(z);
+            }
+        }
+        return o;
+    };
+
+    // .ndb
+    for (auto& b : db.bodies) {
+        if (db.ignored.count(b.name)) continue;
+        std::string why;
+        if (!add_entry(b.tokens, 0, b.offset, name_id(b.name), no_owner, 0, b.target, why)) {
+            db.skipped.push_back({b.name, why, b.source});
+            continue;
+        }
+        ++out.stats_.body_sigs;
+    }
+    // .ldb
+    std::uint32_t counters = 0;
+    for (auto& L : db.logicals) {
+        if (db.ignored.count(L.name)) continue;
+        auto lidx = static_cast<std::uint32_t>(S.lsigs.size());
+        auto save_entries = S.entries.size();
+        auto save_parts = S.parts.size();
+        auto save_prog = S.prog.size();
+        auto save_abs = S.direct_abs.size(), save_eof = S.direct_eof.size();
+        std::vector<std::size_t> save_tier;
+        for (auto& t : per_tier) save_tier.push_back(t.size());
+        std::string why;
+        bool okk = true;
+        for (std::size_t k = 0; k < L.subs.size() && okk; ++k) {
+            auto& sb = L.subs[k];
+            bool wide = sb.mods & mod_wide;
+            bool ascii = (sb.mods & mod_ascii) || !wide;
+            if (ascii) okk = add_entry(sb.tokens, sb.mods, sb.offset, name_id(L.name), lidx, counters + static_cast<std::uint32_t>(k), L.target, why);
+            if (okk && wide) okk = add_entry(widen(sb.tokens), sb.mods, sb.offset, name_id(L.name), lidx, counters + static_cast<std::uint32_t>(k), L.target, why);
+        }
+        if (!okk) {
+            S.entries.resize(save_entries);
+            S.parts.resize(save_parts);
+            S.prog.resize(save_prog);
+            S.direct_abs.resize(save_abs);
+            S.direct_eof.resize(save_eof);
+            for (std::size_t t = 0; t < per_tier.size(); ++t) per_tier[t].resize(save_tier[t]);
+            db.skipped.push_back({L.name, why, L.source});
+            continue;
+        }
+        lsig_rec r{};
+        r.name = name_id(L.name);
+        r.expr_off = static_cast<std::uint32_t>(S.expr.size());
+        r.expr_len = static_cast<std::uint32_t>(L.expr.size());
+        r.first_counter = counters;
+        r.nsubs = static_cast<std::uint32_t>(L.subs.size());
+        r.target = static_cast<std::uint8_t>(L.target);
+        r.has_fsize = L.has_fsize;
+        r.fsize_min = L.fsize_min;
+        r.fsize_max = L.fsize_max;
+        for (auto& x : L.expr) S.expr.push_back({x.kind, x.x, x.y});
+        {
+            std::vector<std::uint32_t> zeros(L.subs.size() + 1, 0);
+            if (eval_expr(std::span<const expr_rec>(S.expr).subspan(r.expr_off), zeros.data())) {
+                r.true_at_zero = 1;
+                S.zero_lsigs.push_back(lidx);
+            }
+        }
+        S.lsigs.push_back(r);
+        counters += static_cast<std::uint32_t>(L.subs.size());
+        ++out.stats_.logical_sigs;
+    }
+    // hashes
+    auto add_hashes = [&](const std::vector<hash_sig>& in, std::vector<hash_rec>& outv) {
+        for (auto& h : in) {
+            if (db.ignored.count(h.name)) continue;
+            hash_rec r{};
+            std::memcpy(r.digest, h.digest.data(), h.digest.size());
+            r.kind = static_cast<std::uint8_t>(h.digest.size());
+            r.size = h.any_size ? no_pos : h.size;
+            r.name = name_id(h.name);
+            outv.push_back(r);
+        }
+        std::sort(outv.begin(), outv.end(), [](const hash_rec& a, const hash_rec& b) {
+            if (a.kind != b.kind) return a.kind < b.kind;
+            return std::memcmp(a.digest, b.digest, 32) < 0;
+        });
+    };
+    add_hashes(db.hashes, S.hashes);
+    add_hashes(db.allow, S.allow);
+    for (auto* l : {&S.hashes, &S.allow})
+        for (auto& h : *l) {
+            const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
+            std::uint64_t sz = h.size == no_pos ? any : std::min<std::uint64_t>(h.size, any - 1);
+            S.hash_sizes.push_back(std::uint64_t(h.kind) << 56 | sz);
+        }
+    std::sort(S.hash_sizes.begin(), S.hash_sizes.end());
+    S.hash_sizes.erase(std::unique(S.hash_sizes.begin(), S.hash_sizes.end()), S.hash_sizes.end());
+    out.stats_.hash_sigs = S.hashes.size();
+    out.stats_.version = db.version;
+
+    // prefilter tiers
+    for (std::size_t t = 0; t < std::size(keys); ++t) {
+        auto& items = per_tier[t];
+        if (items.empty()) continue;
+        tier_rec tr{};
+        tr.gram = static_cast<std::uint8_t>(keys[t].gram);
+        tr.stride = static_cast<std::uint8_t>(keys[t].stride);
+        tr.fold = keys[t].fold;
+        std::vector<gram_entry> ents;
+        for (auto& it : items)
+            for (unsigned k = 0; k < tr.stride; ++k)
+                ents.push_back({load_gram(reinterpret_cast<const unsigned char*>(it.window.data()) + k, tr.gram, false),
+                                it.part << 3 | k});
+        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : prefilter_min_bits;
+        if (tr.gram == 4)
+            while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
+        unsigned tb = 4;
+        while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
+        tr.bits_log2 = bits;
+        tr.table_log2 = tb;
+        tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
+        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << bits) / 64);
+        S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        tr.bitmap2_off = tr.bitmap_off;
+        if (tr.gram == 4) {
+            tr.bitmap2_off = static_cast<std::uint32_t>(S.bitmaps.size());
+            S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        }
+        for (auto& e : ents) {
+            auto h = tr.gram == 4 ? hash32(e.gram, bits) : e.gram;
+            S.bitmaps[tr.bitmap_off + h / 64] |= std::uint64_t(1) << (h % 64);
+            if (tr.gram == 4) {
+                auto h2 = hash32c(e.gram, bits);
+                S.bitmaps[tr.bitmap2_off + h2 / 64] |= std::uint64_t(1) << (h2 % 64);
+            }
+        }
+        std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
+            auto ha = hash32b(a.gram, tb), hb = hash32b(b.gram, tb);
+            return ha != hb ? ha < hb : a.part_k < b.part_k;
+        });
+        tr.bucket_off = static_cast<std::uint32_t>(S.buckets.size());
+        tr.entries_off = static_cast<std::uint32_t>(S.grams.size());
+        tr.nentries = static_cast<std::uint32_t>(ents.size());
+        std::size_t nb = std::size_t(1) << tb;
+        std::size_t j = 0;
+        for (std::size_t b = 0; b <= nb; ++b) {
+            while (j < ents.size() && hash32b(ents[j].gram, tb) < b) ++j;
+            S.buckets.push_back(static_cast<std::uint32_t>(j));
+        }
+        S.grams.insert(S.grams.end(), ents.begin(), ents.end());
+        out.stats_.prefilter_entries += ents.size();
+        S.tiers.push_back(tr);
+    }
+    // direct lists
+    std::sort(S.direct_abs.begin(), S.direct_abs.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return S.entries[a].off_n < S.entries[b].off_n;
+    });
+    out.stats_.parts = S.parts.size();
+    // zero-true logical signatures, counters, spans
+    out.own_.bind(out.v_);
+    out.v_.ncounters = counters;
+    std::uint32_t pu = 0;
+    for (auto& e : S.entries) pu |= e.pass_mask;
+    for (auto& l : S.lsigs)
+        pu |= l.target == 7 ? unsigned(pass_normalized)
+                            : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u);
+    out.v_.pass_union = pu;
+    std::uint32_t ml = 0, gd = 0;
+    std::uint64_t ek = 0;
+    for (auto& p : S.parts) {
+        ml = std::max<std::uint32_t>(ml, p.left_max + (p.lead != no_lead ? 34u : 0u));
+        gd = std::max<std::uint32_t>(gd, p.gram_delta + 8 + 4);
+    }
+    for (auto id : S.direct_eof) {
+        auto& e = S.entries[id];
+        auto& p = S.parts[e.first_part];
+        ek = std::max<std::uint64_t>(ek, e.off_n + p.left_max + p.right_max + 1);
+    }
+    out.v_.max_left = ml;
+    out.v_.max_gd = gd;
+    out.v_.eof_keep = ek;
+    return out;
+}
+
+inline std::size_t compiled_db::bytes() const noexcept {
+    return v_.entries.size_bytes() + v_.parts.size_bytes() + v_.prog.size_bytes() +
+           v_.strings.size_bytes() + v_.tiers.size_bytes() + v_.bitmaps.size_bytes() +
+           v_.buckets.size_bytes() + v_.grams.size_bytes() + v_.lsigs.size_bytes() +
+           v_.expr.size_bytes() + v_.direct_abs.size_bytes() + v_.direct_eof.size_bytes() +
+           v_.zero_lsigs.size_bytes() + v_.hashes.size_bytes() + v_.allow.size_bytes() +
+           v_.hash_sizes.size_bytes();
+}
+
+namespace detail {
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '2'};
+struct file_header {
+    char magic[8];
+    std::uint32_t endian = 0x01020304;
+    std::uint32_t narrays = 16;
+    std::uint64_t body_sigs, logical_sigs, hash_sigs, parts, prefilter_entries;
+    std::uint32_t version, ncounters, max_left, max_gd, pass_union, pad;
+    std::uint64_t eof_keep;
+    std::uint64_t off[16], len[16]; ///< byte offset and element count of each array
+};
+} // namespace detail
+
+inline result<void> compiled_db::save(const std::string& path) const {
+    using namespace detail;
+    file_header h{};
+    std::memcpy(h.magic, db_magic, 8);
+    h.endian = 0x01020304;
+    h.narrays = 16;
+    h.body_sigs = stats_.body_sigs; h.logical_sigs = stats_.logical_sigs; h.hash_sigs = stats_.hash_sigs;
+    h.parts = stats_.parts; h.prefilter_entries = stats_.prefilter_entries; h.version = stats_.version;
+    h.ncounters = v_.ncounters; h.max_left = v_.max_left; h.max_gd = v_.max_gd;
+    h.pass_union = v_.pass_union; h.eof_keep = v_.eof_keep;
+    std::string blob(sizeof h, '\0');
+    std::size_t i = 0;
+    auto put = [&](auto sp) {
+        while (blob.size() % 64) blob.push_back('\0');
+        h.off[i] = blob.size();
+        h.len[i] = sp.size();
+        blob.append(reinterpret_cast<const char*>(sp.data()), sp.size_bytes());
+        ++i;
+    };
+    put(v_.entries); put(v_.parts); put(v_.prog); put(v_.strings); put(v_.tiers); put(v_.bitmaps);
+    put(v_.buckets); put(v_.grams); put(v_.lsigs); put(v_.expr); put(v_.direct_abs);
+    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow); put(v_.hash_sizes);
+    std::memcpy(blob.data(), &h, sizeof h);
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return error::from_errno("save compiled database").subject(tmp);
+    unique_fd owner(fd);
+    auto w = write_all(fd, std::string_view(blob));
+    if (!w) {
+        ::unlink(tmp.c_str());
+        return std::move(w).error().subject(tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        auto e = error::from_errno("save compiled database").subject(path);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    return ok();
+}
+
+inline result<compiled_db> compiled_db::load(const std::string& path) {
+    using namespace detail;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return error::from_errno("load compiled database").subject(path);
+    unique_fd owner(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return error::from_errno("load compiled database").subject(path);
+    auto size = static_cast<std::size_t>(st.st_size);
+    auto bad = [&](const char* why) {
+        return error(errc::parse_error, "load compiled database").subject(path).note(why);
+    };
+    if (size < sizeof(file_header)) return bad("shorter than its header");
+    void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) return error::from_errno("mmap compiled database").subject(path);
+    compiled_db out;
+    out.map_ = m;
+    out.map_len_ = size;
+    file_header h;
+    std::memcpy(&h, m, sizeof h);
+    if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
+    if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
+    auto* base = static_cast<const unsigned char*>(m);
+    std::size_t i = 0;
+    bool fail = false;
+    auto get = [&](auto& sp) {
+        using T = typename std::remove_reference_t<decltype(sp)>::element_type;
+        std::uint64_t off = h.off[i], n = h.len[i];
+        ++i;
+        if (off % alignof(T) || off > size || n > (size - off) / sizeof(T)) {
+            fail = true;
+            return;
+        }
+        sp = std::span<T>(reinterpret_cast<T*>(base + off), n);
+    };
+    auto& v = out.v_;
+    get(v.entries); get(v.parts); get(v.prog); get(v.strings); get(v.tiers); get(v.bitmaps);
+    get(v.buckets); get(v.grams); get(v.lsigs); get(v.expr); get(v.direct_abs); get(v.direct_eof);
+    get(v.zero_lsigs); get(v.hashes); get(v.allow); get(v.hash_sizes);
+    if (fail) return bad("an array lies outside the file");
+    // Cross-references are checked once here so scanning can trust them.
+    if (v.strings.empty() && (!v.entries.empty() || !v.hashes.empty())) return bad("no string table");
+    if (!v.strings.empty() && v.strings.back() != '\0') return bad("string table not terminated");
+    if (v.prog.empty() && !v.parts.empty()) return bad("no programs");
+    if (!v.prog.empty() && v.prog.back() != op_end) return bad("program table not terminated");
+    for (auto& e : v.entries)
+        if (e.name >= v.strings.size() || e.first_part + std::uint64_t(e.nparts) > v.parts.size() ||
+            (e.owner != no_owner && (e.owner >= v.lsigs.size() || e.counter >= h.ncounters)))
+            return bad("entry out of range");
+    for (auto& p : v.parts)
+        if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
+            (p.lead != no_lead && p.lead >= v.prog.size()))
+            return bad("part out of range");
+    for (auto& t : v.tiers) {
+        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);
+        if (t.bits_log2 > 24 || t.bits_log2 < 8 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
+            t.bitmap2_off + words > v.bitmaps.size() ||
+            t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
+            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4) ||
+            t.stride == 0 || t.stride > 8)
+            return bad("prefilter tier out of range");
+        for (std::size_t b = 0; b <= (std::size_t(1) << t.table_log2); ++b)
+            if (v.buckets[t.bucket_off + b] > t.nentries) return bad("bucket out of range");
+    }
+    for (auto& g : v.grams)
+        if ((g.part_k >> 3) >= v.parts.size()) return bad("prefilter entry out of range");
+    for (auto& l : v.lsigs)
+        if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
+            l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)
+            return bad("logical signature out of range");
+    for (auto* d : {&v.direct_abs, &v.direct_eof})
+        for (auto id : *d)
+            if (id >= v.entries.size()) return bad("direct list out of range");
+    for (auto* l : {&v.hashes, &v.allow})
+        for (auto& r : *l)
+            if (r.name >= v.strings.size()) return bad("hash name out of range");
+    v.ncounters = h.ncounters;
+    v.max_left = h.max_left;
+    v.max_gd = h.max_gd;
+    v.pass_union = h.pass_union;
+    v.eof_keep = h.eof_keep;
+    out.stats_.body_sigs = h.body_sigs;
+    out.stats_.logical_sigs = h.logical_sigs;
+    out.stats_.hash_sigs = h.hash_sigs;
+    out.stats_.parts = h.parts;
+    out.stats_.prefilter_entries = h.prefilter_entries;
+    out.stats_.version = h.version;
+    return out;
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END

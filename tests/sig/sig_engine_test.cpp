@@ -1,0 +1,341 @@
+#include <catch2/catch.hpp>
+
+#include "bulkhead/sig.hpp"
+#include "sig_test_util.hpp"
+
+#include <random>
+
+using namespace bulkhead::sig;
+
+namespace {
+
+struct engine {
+    database db;
+    std::optional<compiled_db> c;
+    std::optional<scan_state> st;
+    explicit engine(const std::string& ndb, const std::string& ldb = "") {
+        if (!ndb.empty()) REQUIRE(load_text("t.ndb", ndb, db));
+        if (!ldb.empty()) REQUIRE(load_text("t.ldb", ldb, db));
+        auto r = compiled_db::compile(db);
+        REQUIRE(r);
+        c.emplace(std::move(*r));
+        st.emplace(*c);
+    }
+    std::vector<std::string> scan(const std::string& data, bool normalize = true) {
+        scan_options o;
+        o.all_matches = true;
+        o.normalize = normalize;
+        std::vector<std::string> names;
+        for (auto& m : scan_memory(*st, sigtest::bytes(data), o).matches) names.push_back(m.name);
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+    bool hit(const std::string& data) { return !scan(data, false).empty(); }
+    /// Streams `data` in chunks of `chunk` bytes (raw pass only).
+    std::vector<std::string> stream_scan(const std::string& data, std::size_t chunk, bool size_known = true) {
+        match_options mo;
+        mo.all_matches = true;
+        stream s(*st, pass_raw, mo, size_known ? std::optional<std::uint64_t>(data.size()) : std::nullopt);
+        for (std::size_t i = 0; i < data.size(); i += chunk)
+            s.feed(sigtest::bytes(data.substr(i, chunk)));
+        s.finish();
+        std::vector<std::string> names;
+        for (auto& m : s.matches()) names.push_back(m.name);
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+};
+
+std::string hex(const std::string& s) {
+    static const char* h = "0123456789abcdef";
+    std::string o;
+    for (unsigned char c : s) { o += h[c >> 4]; o += h[c & 15]; }
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("each hex element matches and rejects", "[unit]") {
+    struct c { const char* sig; const char* yes; const char* no; };
+    for (auto x : {
+             c{"41424344", "xxABCDxx", "xxABCExx"},
+             c{"4142??4344", "ABzCD", "ABCD"},
+             c{"41424?4344", "AB\x4f" "CD", "AB\x5f" "CD"},
+             c{"4142?34344", "AB\x73" "CD", "AB\x74" "CD"},
+             c{"41424344*45464748", "ABCD..lots..EFGH", "EFGH ABCD"},
+             c{"41424344{2}45464748", "ABCDxyEFGH", "ABCDxEFGH"},
+             c{"41424344{-2}45464748", "ABCDxEFGH", "ABCDxyzEFGH"},
+             c{"41424344{2-}45464748", "ABCDxyzzzEFGH", "ABCDxEFGH"},
+             c{"41424344{1-3}45464748", "ABCDxyzEFGH", "ABCDwxyzEFGH"},
+             c{"41424344(58|59)45464748", "ABCDYEFGH", "ABCDZEFGH"},
+             c{"41424344!(58|59)45464748", "ABCDZEFGH", "ABCDXEFGH"},
+             c{"41424344(5858|59)45464748", "ABCDXXEFGH", "ABCDXEFGH"},
+             c{"41424344!(5858|5959)45464748", "ABCDXYEFGH", "ABCDYYEFGH"},
+             c{"41[1-3]4243444546", "AxxBCDEF", "AxxxxBCDEF"},
+             c{"4243444546[1-2]47", "BCDEFxG", "BCDEFxxxG"},
+         }) {
+        engine e(std::string("S:0:*:") + x.sig + "\n");
+        INFO(x.sig);
+        CHECK(e.hit(x.yes));
+        CHECK(!e.hit(x.no));
+    }
+}
+
+TEST_CASE("offset kinds: n, n,m, EOF-n, EOF-n,m, *", "[unit]") {
+    engine e("Abs:0:4:41424344\nFl:0:2,3:45464748\nEof:0:EOF-6:494a4b4c\nEofF:0:EOF-9,2:4d4e4f50\nMulti:0:1:5152*5354\n");
+    CHECK(e.scan("....ABCD") == std::vector<std::string>{"Abs"});
+    CHECK(e.scan("...ABCD").empty());
+    CHECK(e.scan("..EFGH") == std::vector<std::string>{"Fl"});
+    CHECK(e.scan(".....EFGH") == std::vector<std::string>{"Fl"});
+    CHECK(e.scan("......EFGH").empty());
+    CHECK(e.scan("xxIJKLyy") == std::vector<std::string>{"Eof"});
+    CHECK(e.scan("xxIJKLy").empty());
+    CHECK(e.scan("MNOPxxxxx") == std::vector<std::string>{"EofF"});
+    CHECK(e.scan("xxMNOPxxx") == std::vector<std::string>{"EofF"});
+    CHECK(e.scan("xxxMNOPxxx").empty() == false); // 10 bytes: start 3 is within EOF-9..EOF-7
+    CHECK(e.scan("xxxxMNOPxx").empty());
+    CHECK(e.scan(".QR....ST") == std::vector<std::string>{"Multi"});
+    CHECK(e.scan("..QR....ST").empty());
+}
+
+TEST_CASE("target 7 matches only normalized text; target 0 both (switchable)", "[unit]") {
+    engine e("T7:7:*:" + hex("eval(base64") + "\nT0:0:*:" + hex("hello world") + "\n");
+    CHECK(e.scan("<?php EVAL(Base64_decode") == std::vector<std::string>{"T7"});
+    CHECK(e.scan("<?php EVAL(Base64", false).empty());
+    CHECK(e.scan("say HELLO   \t\n World!") == std::vector<std::string>{"T0"});
+    CHECK(e.scan("say hello world") == std::vector<std::string>{"T0"});
+    // binary files are not normalized
+    CHECK(e.scan(std::string("\x01\x02\xff") + "HELLO WORLD").empty());
+    // dropped bytes do not break a whitespace run; controls vanish
+    std::vector<unsigned char> out;
+    text_normalizer tn;
+    std::string in = "A \x01 B\x7f\x80" "Cd\t\r\nE";
+    tn.feed(sigtest::bytes(in), out);
+    CHECK(std::string(out.begin(), out.end()) == "a bcd e");
+    CHECK(is_text(sigtest::bytes("plain text\r\n\t\x1b")));
+    CHECK(!is_text(sigtest::bytes(std::string("bin\0ary", 7))));
+    // switch off target-0 on normalized text
+    scan_options o;
+    o.normalized_any = false;
+    CHECK(scan_memory(*e.st, sigtest::bytes("say HELLO   World"), o).matches.empty());
+}
+
+TEST_CASE("logical signatures: & | counts and modifiers", "[unit]") {
+    engine e("",
+             "And;Target:0;0&1;" + hex("alpha") + ";" + hex("beta") + "\n"
+             "Or;Target:0;0|1;" + hex("gamma") + ";" + hex("delta") + "\n"
+             "Eq2;Target:0;0=2;" + hex("twice") + "\n"
+             "Gt2;Target:0;0>2;" + hex("thrice") + "\n"
+             "Lt2;Target:0;0<2&1;" + hex("once") + ";" + hex("marker") + "\n"
+             "Distinct;Target:0;(0|1|2)>1,2;" + hex("redx") + ";" + hex("green") + ";" + hex("blue") + "\n"
+             "Nocase;Target:0;0;" + hex("shell_exec") + "::i\n"
+             "Wide;Target:0;0;" + hex("WIDE") + "::w\n"
+             "WideAscii;Target:0;0;" + hex("BOTH") + "::wa\n"
+             "Full;Target:0;0;" + hex("cmd") + "::f\n"
+             "Neg;Target:0;0&1=0;" + hex("keepme") + ";" + hex("butnotme") + "\n"
+             "Size;Target:0,FileSize:5-10;0;" + hex("sized") + "\n");
+    auto has = [&](const std::string& data, const std::string& name) {
+        auto v = e.scan(data, false);
+        return std::find(v.begin(), v.end(), name) != v.end();
+    };
+    CHECK(has("alpha ... beta", "And"));
+    CHECK(!has("alpha only", "And"));
+    CHECK(has("delta", "Or"));
+    CHECK(has("twice twice", "Eq2"));
+    CHECK(!has("twice twice twice", "Eq2"));
+    CHECK(has("thrice thrice thrice", "Gt2"));
+    CHECK(!has("thrice thrice", "Gt2"));
+    CHECK(has("once marker", "Lt2"));
+    CHECK(!has("once once marker", "Lt2"));
+    CHECK(has("redx redx green", "Distinct"));
+    CHECK(!has("redx redx redx", "Distinct"));
+    CHECK(has("SHELL_Exec(", "Nocase"));
+    CHECK(has(std::string("W\0I\0D\0E\0", 8), "Wide"));
+    CHECK(!has("WIDE", "Wide"));
+    CHECK(has("BOTH", "WideAscii"));
+    CHECK(has(std::string("B\0O\0T\0H\0", 8), "WideAscii"));
+    CHECK(has("run cmd now", "Full"));
+    CHECK(has("cmd", "Full"));
+    CHECK(!has("runcmd now", "Full"));
+    CHECK(!has("run cmdx", "Full"));
+    CHECK(has("keepme", "Neg"));
+    CHECK(!has("keepme butnotme", "Neg"));
+    CHECK(has("sized", "Size"));
+    CHECK(!has("sized and more than ten", "Size"));
+}
+
+TEST_CASE("ignore lists drop signatures by name", "[unit]") {
+    database db;
+    REQUIRE(load_text("a.ndb", "Keep:0:*:41424344\nDrop:0:*:45464748\n", db));
+    REQUIRE(load_text("a.ign2", "Drop\n", db));
+    auto c = compiled_db::compile(db);
+    REQUIRE(c);
+    scan_state st(*c);
+    CHECK(scan_memory(st, sigtest::bytes("EFGH")).matches.empty());
+    CHECK(!scan_memory(st, sigtest::bytes("ABCD")).matches.empty());
+}
+
+TEST_CASE("hash signatures and allow lists", "[unit]") {
+    database db;
+    REQUIRE(load_text("a.hdb", "900150983cd24fb0d6963f7d28e17f72:3:Abc.MD5\n", db));
+    REQUIRE(load_text("a.hsb", "a9993e364706816aba3e25717850c26c9cd0d89d:*:Abc.SHA1\n"
+                               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1:56:Long.SHA256\n", db));
+    REQUIRE(load_text("a.ndb", "Body:0:*:6c6f6e67657374\n", db));
+    auto c = compiled_db::compile(db);
+    REQUIRE(c);
+    scan_state st(*c);
+    scan_options o;
+    o.all_matches = true;
+    auto r = scan_memory(st, sigtest::bytes("abc"), o);
+    REQUIRE(r.matches.size() == 2);
+    CHECK(scan_memory(st, sigtest::bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).matches.at(0).name == "Long.SHA256");
+    // the allow list wins over both hash and body matches
+    REQUIRE(load_text("a.fp", to_hex(hash_of<md5>("longest", 7)) + ":7:longest.ok\n", db));
+    auto c2 = compiled_db::compile(db);
+    REQUIRE(c2);
+    scan_state st2(*c2);
+    CHECK(!scan_memory(st2, sigtest::bytes("longest")).infected());
+    CHECK(scan_memory(st2, sigtest::bytes("longest!")).infected());
+}
+
+TEST_CASE("streaming finds matches across every chunk boundary", "[unit]") {
+    engine e("A:0:*:" + hex("0123456789abcdef") + "\n"
+             "B:0:*:" + hex("xy") + "{3-6}" + hex("zw") + "*" + hex("tail!") + "\n"
+             "C:0:EOF-8:" + hex("EOFMARK!") + "\n"
+             "D:0:20:" + hex("at-twenty") + "\n"
+             "E:0:*:" + hex("qq") + "\n"
+             "F:0:EOF-33:" + hex("farend") + "*" + hex("last") + "\n");
+    std::string data = std::string(20, '.') + "at-twenty....0123456789abcdef..xy...zw...."
+                       + std::string(300, '-') + "farend..tail!...qq...lastEOFMARK!";
+    auto whole = e.scan(data, false);
+    CHECK(whole == std::vector<std::string>{"A", "B", "C", "D", "E", "F"});
+    for (std::size_t chunk : {1, 2, 3, 5, 7, 16, 64, 1000})
+        CHECK(e.stream_scan(data, chunk) == whole);
+    // without the size up front, single-part EOF signatures are decided at finish; multi-part
+    // EOF-relative ones need it and are not reported (counted as undecided instead)
+    auto nosize = e.stream_scan(data, 7, false);
+    CHECK(std::find(nosize.begin(), nosize.end(), "C") != nosize.end());
+}
+
+TEST_CASE("the stream keeps a bounded tail", "[unit]") {
+    engine e("A:0:*:" + hex("needle") + "{0-100}" + hex("pin") + "\n");
+    match_options mo;
+    stream s(*e.st, pass_raw, mo);
+    std::string junk(4096, 'j');
+    for (int i = 0; i < 1000; ++i) {
+        s.feed(sigtest::bytes(junk));
+        REQUIRE(s.buffered() < 4096 + 512);
+    }
+    s.feed(sigtest::bytes("needle..pin"));
+    s.finish();
+    CHECK(s.matches().size() == 1);
+}
+
+TEST_CASE("compiled database saves and maps back", "[unit]") {
+    sigtest::temp_dir td;
+    engine e("A:0:*:" + hex("abcdef") + "\nB:0:*:" + hex("12") + "*" + hex("34") + "\n",
+             "L;Target:0;0&1;" + hex("foo") + ";" + hex("bar") + "::i\n");
+    std::string p = td / "db.bhdb";
+    REQUIRE(e.c->save(p));
+    auto l = compiled_db::load(p);
+    REQUIRE(l);
+    CHECK(l->signature_count() == e.c->signature_count());
+    scan_state st(*l);
+    scan_options o;
+    o.all_matches = true;
+    auto r = scan_memory(st, sigtest::bytes("xxabcdef 12..34 foo BAR"), o);
+    CHECK(r.matches.size() == 3);
+    // corrupt files are refused, not trusted
+    auto blob = sigtest::slurp(p);
+    sigtest::write(td / "bad1.bhdb", blob.substr(0, 100));
+    CHECK(!compiled_db::load(td / "bad1.bhdb"));
+    std::string b2 = blob;
+    b2[0] = 'X';
+    sigtest::write(td / "bad2.bhdb", b2);
+    CHECK(!compiled_db::load(td / "bad2.bhdb"));
+    std::string b3 = blob;
+    for (std::size_t i = sizeof(std::uint64_t) * 4; i < 600 && i < b3.size(); i += 37) b3[i] = '\xff';
+    sigtest::write(td / "bad3.bhdb", b3);
+    CHECK(!compiled_db::load(td / "bad3.bhdb"));
+}
+
+TEST_CASE("adversarial patterns stay bounded", "[unit]") {
+    // Many alternations and short anchors with wide gaps on a hostile input.
+    std::string ndb;
+    for (int i = 0; i < 50; ++i)
+        ndb += "Adv" + std::to_string(i) + ":0:*:61{0-200}(61|62|63){0-200}61*61{0-300}" + hex("zz" + std::to_string(i)) + "\n";
+    engine e(ndb);
+    std::string data(200000, 'a');
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(e.scan(data, false).empty());
+    // No timing assertion (tests never assert speed); the bound is documented in docs/signatures.md.
+    (void)t0;
+}
+
+TEST_CASE("differential: engine vs naive reference on random patterns", "[unit]") {
+    std::mt19937 rng(12345);
+    auto rnd = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    const char alpha[] = "abcd";
+    auto hexb = [](unsigned char c) { static const char* h = "0123456789abcdef"; return std::string{h[c >> 4], h[c & 15]}; };
+    int checked = 0, positives = 0;
+    for (int iter = 0; iter < 1500; ++iter) {
+        std::string sig;
+        int nparts = 1 + rnd(3);
+        for (int p = 0; p < nparts; ++p) {
+            if (p) sig += rnd(2) ? "*" : "{" + std::to_string(rnd(3)) + "-}";
+            int nt = 1 + rnd(5);
+            sig += hexb(static_cast<unsigned char>(alpha[rnd(4)]));
+            for (int t = 0; t < nt; ++t) {
+                switch (rnd(9)) {
+                case 0: sig += "??"; break;
+                case 1: sig += "6?"; break;
+                case 2: sig += "(" + hexb(static_cast<unsigned char>(alpha[rnd(4)])) + "|" + hexb(static_cast<unsigned char>(alpha[rnd(4)])) + ")"; break;
+                case 3: sig += "!(" + hexb(static_cast<unsigned char>(alpha[rnd(4)])) + ")"; break;
+                case 4: sig += "(" + hexb('a') + hexb('b') + "|" + hexb(static_cast<unsigned char>(alpha[rnd(4)])) + ")"; break;
+                case 5: { int a = rnd(3); sig += "{" + std::to_string(a) + "-" + std::to_string(a + rnd(4)) + "}"; break; }
+                case 6: sig += "{-" + std::to_string(1 + rnd(3)) + "}"; break;
+                default: sig += hexb(static_cast<unsigned char>(alpha[rnd(4)]));
+                }
+                if (sig.back() == '}') sig += hexb(static_cast<unsigned char>(alpha[rnd(4)]));
+            }
+        }
+        std::string off = "*";
+        int ok = rnd(6);
+        if (ok == 1) off = std::to_string(rnd(10));
+        if (ok == 2) off = std::to_string(rnd(10)) + "," + std::to_string(rnd(20));
+        if (ok == 3) off = "EOF-" + std::to_string(rnd(40));
+        if (ok == 4) off = "EOF-" + std::to_string(rnd(40)) + "," + std::to_string(rnd(10));
+        database db;
+        auto lr = load_text("r.ndb", "R:0:" + off + ":" + sig + "\n", db);
+        INFO("sig " << sig << " offset " << off);
+        REQUIRE(lr);
+        if (db.bodies.empty()) continue;
+        auto c = compiled_db::compile(db);
+        REQUIRE(c);
+        if (c->signature_count() == 0) continue;
+        scan_state st(*c);
+        for (int k = 0; k < 8; ++k) {
+            std::string data;
+            int len = rnd(60);
+            for (int i = 0; i < len; ++i) data += alpha[rnd(4)];
+            sigtest::naive nv(db.bodies[0].tokens, data);
+            bool want = nv.any(db.bodies[0].offset);
+            scan_options so;
+            so.normalize = false;
+            bool got = scan_memory(st, sigtest::bytes(data), so).infected();
+            INFO("data " << data);
+            REQUIRE(got == want);
+            // streaming in small chunks must agree too
+            match_options mo;
+            stream s(st, pass_raw, mo, data.size());
+            std::size_t ch = 1 + static_cast<std::size_t>(rnd(5));
+            for (std::size_t i = 0; i < data.size(); i += ch) s.feed(sigtest::bytes(data.substr(i, ch)));
+            s.finish();
+            REQUIRE(!s.matches().empty() == want);
+            ++checked;
+            positives += want;
+        }
+    }
+    CHECK(checked > 5000);
+    CHECK(positives > 500);
+}
