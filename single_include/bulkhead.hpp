@@ -13399,6 +13399,3474 @@ private:
 BULKHEAD_NAMESPACE_END
 // ---- end bulkhead/seccomp/profile.hpp ----
 // ---- end bulkhead/seccomp.hpp ----
+// ---- begin bulkhead/sig.hpp ----
+/// \file sig.hpp
+/// Malware signatures: ClamAV database formats, a compiled multi-pattern matcher and scanners.
+/// See docs/signatures.md.
+///
+///     bulkhead::sig::database db;
+///     load_path("/var/lib/clamav", db);                 // .cvd/.cld/.ndb/.ldb/.hdb/...
+///     auto cdb = bulkhead::sig::compiled_db::compile(db); // one read-only matcher
+///     bulkhead::sig::scan_state st(*cdb);                 // per thread
+///     auto fr = bulkhead::sig::scan_file(st, "/srv/site/index.php");
+
+// ---- begin bulkhead/sig/hash.hpp ----
+/// \file sig/hash.hpp
+/// Streaming MD5 (RFC 1321), SHA-1 and SHA-256 (FIPS 180-4), written for the signature
+/// module: hash databases key files by these digests. Plain portable code; no allocation.
+
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+namespace detail {
+[[nodiscard]] inline std::uint32_t load_le32(const unsigned char* p) noexcept {
+    return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
+           std::uint32_t(p[3]) << 24;
+}
+[[nodiscard]] inline std::uint32_t load_be32(const unsigned char* p) noexcept {
+    return std::uint32_t(p[3]) | std::uint32_t(p[2]) << 8 | std::uint32_t(p[1]) << 16 |
+           std::uint32_t(p[0]) << 24;
+}
+inline void store_le32(unsigned char* p, std::uint32_t v) noexcept {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+inline void store_be32(unsigned char* p, std::uint32_t v) noexcept {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (24 - 8 * i));
+}
+
+/// The block-buffering shared by the three Merkle-Damgard hashes (64-byte blocks).
+template <class Derived>
+class md_hash {
+public:
+    void update(const void* data, std::size_t n) noexcept {
+        auto p = static_cast<const unsigned char*>(data);
+        total_ += n;
+        if (fill_) {
+            std::size_t take = 64 - fill_ < n ? 64 - fill_ : n;
+            std::memcpy(buf_ + fill_, p, take);
+            fill_ += take;
+            p += take;
+            n -= take;
+            if (fill_ < 64) return;
+            static_cast<Derived*>(this)->block(buf_);
+            fill_ = 0;
+        }
+        while (n >= 64) {
+            static_cast<Derived*>(this)->block(p);
+            p += 64;
+            n -= 64;
+        }
+        if (n) {
+            std::memcpy(buf_, p, n);
+            fill_ = n;
+        }
+    }
+    void update(std::string_view s) noexcept { update(s.data(), s.size()); }
+    void update(std::span<const unsigned char> s) noexcept { update(s.data(), s.size()); }
+
+protected:
+    /// Appends the padding and the bit length (little or big endian).
+    void pad(bool big_endian) noexcept {
+        std::uint64_t bits = total_ * 8;
+        unsigned char tail[72] = {0x80};
+        std::size_t padlen = (fill_ < 56) ? 56 - fill_ : 120 - fill_;
+        unsigned char len[8];
+        for (int i = 0; i < 8; ++i)
+            len[i] = static_cast<unsigned char>(big_endian ? bits >> (56 - 8 * i) : bits >> (8 * i));
+        std::uint64_t saved = total_;
+        update(tail, padlen);
+        update(len, 8);
+        total_ = saved;
+    }
+    unsigned char buf_[64]{};
+    std::size_t fill_ = 0;
+    std::uint64_t total_ = 0;
+};
+} // namespace detail
+
+/// MD5 (RFC 1321). Only for matching ClamAV hash databases; not a security primitive.
+class md5 : public detail::md_hash<md5> {
+public:
+    static constexpr std::size_t digest_size = 16;
+    using digest = std::array<unsigned char, 16>;
+    [[nodiscard]] digest finish() noexcept {
+        pad(false);
+        digest d;
+        for (int i = 0; i < 4; ++i) detail::store_le32(d.data() + 4 * i, h_[i]);
+        return d;
+    }
+    void block(const unsigned char* p) noexcept {
+        static constexpr std::uint32_t k[64] = {
+            0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+            0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+            0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+            0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+            0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+            0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+            0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+            0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+            0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+            0xeb86d391};
+        static constexpr int r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                      5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                      4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                      6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+        std::uint32_t m[16];
+        for (int i = 0; i < 16; ++i) m[i] = detail::load_le32(p + 4 * i);
+        std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3];
+        for (int i = 0; i < 64; ++i) {
+            std::uint32_t f;
+            int g;
+            if (i < 16) { f = (b & c) | (~b & d); g = i; }
+            else if (i < 32) { f = (d & b) | (~d & c); g = (5 * i + 1) & 15; }
+            else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) & 15; }
+            else { f = c ^ (b | ~d); g = (7 * i) & 15; }
+            std::uint32_t t = d;
+            d = c;
+            c = b;
+            b = b + std::rotl(a + f + k[i] + m[g], r[i]);
+            a = t;
+        }
+        h_[0] += a; h_[1] += b; h_[2] += c; h_[3] += d;
+    }
+
+private:
+    std::uint32_t h_[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+};
+
+/// SHA-1 (FIPS 180-4). Only for matching ClamAV hash databases.
+class sha1 : public detail::md_hash<sha1> {
+public:
+    static constexpr std::size_t digest_size = 20;
+    using digest = std::array<unsigned char, 20>;
+    [[nodiscard]] digest finish() noexcept {
+        pad(true);
+        digest d;
+        for (int i = 0; i < 5; ++i) detail::store_be32(d.data() + 4 * i, h_[i]);
+        return d;
+    }
+    void block(const unsigned char* p) noexcept {
+        std::uint32_t w[80];
+        for (int i = 0; i < 16; ++i) w[i] = detail::load_be32(p + 4 * i);
+        for (int i = 16; i < 80; ++i) w[i] = std::rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4];
+        for (int i = 0; i < 80; ++i) {
+            std::uint32_t f, k;
+            if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
+            else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
+            else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
+            else { f = b ^ c ^ d; k = 0xca62c1d6; }
+            std::uint32_t t = std::rotl(a, 5) + f + e + k + w[i];
+            e = d; d = c; c = std::rotl(b, 30); b = a; a = t;
+        }
+        h_[0] += a; h_[1] += b; h_[2] += c; h_[3] += d; h_[4] += e;
+    }
+
+private:
+    std::uint32_t h_[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+};
+
+/// SHA-256 (FIPS 180-4).
+class sha256 : public detail::md_hash<sha256> {
+public:
+    static constexpr std::size_t digest_size = 32;
+    using digest = std::array<unsigned char, 32>;
+    [[nodiscard]] digest finish() noexcept {
+        pad(true);
+        digest d;
+        for (int i = 0; i < 8; ++i) detail::store_be32(d.data() + 4 * i, h_[i]);
+        return d;
+    }
+    void block(const unsigned char* p) noexcept {
+        static constexpr std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (int i = 0; i < 16; ++i) w[i] = detail::load_be32(p + 4 * i);
+        for (int i = 16; i < 64; ++i) {
+            std::uint32_t s0 = std::rotr(w[i - 15], 7) ^ std::rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            std::uint32_t s1 = std::rotr(w[i - 2], 17) ^ std::rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6],
+                      h = h_[7];
+        for (int i = 0; i < 64; ++i) {
+            std::uint32_t S1 = std::rotr(e, 6) ^ std::rotr(e, 11) ^ std::rotr(e, 25);
+            std::uint32_t ch = (e & f) ^ (~e & g);
+            std::uint32_t t1 = h + S1 + ch + k[i] + w[i];
+            std::uint32_t S0 = std::rotr(a, 2) ^ std::rotr(a, 13) ^ std::rotr(a, 22);
+            std::uint32_t mj = (a & b) ^ (a & c) ^ (b & c);
+            std::uint32_t t2 = S0 + mj;
+            h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+        }
+        h_[0] += a; h_[1] += b; h_[2] += c; h_[3] += d;
+        h_[4] += e; h_[5] += f; h_[6] += g; h_[7] += h;
+    }
+
+private:
+    std::uint32_t h_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                           0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+};
+
+/// Lower-case hex of a digest.
+template <std::size_t N>
+[[nodiscard]] inline std::string to_hex(const std::array<unsigned char, N>& d) {
+    static constexpr char hx[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(2 * N);
+    for (unsigned char c : d) {
+        s += hx[c >> 4];
+        s += hx[c & 15];
+    }
+    return s;
+}
+
+/// One-shot helpers.
+template <class H>
+[[nodiscard]] inline typename H::digest hash_of(const void* data, std::size_t n) noexcept {
+    H h;
+    h.update(data, n);
+    return h.finish();
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/hash.hpp ----
+// ---- begin bulkhead/sig/inflate.hpp ----
+/// \file sig/inflate.hpp
+/// A DEFLATE decoder (RFC 1951) and gzip member reader (RFC 1952) of the project's own, used
+/// to open ClamAV .cvd containers. Untrusted input: every read is bounds-checked, nothing
+/// recurses, and the output is capped (`max_output`) so a decompression bomb fails with
+/// errc::too_large instead of exhausting memory.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// Default cap for inflated output (1 GiB: the largest ClamAV main.cvd inflates to ~400 MB).
+inline constexpr std::size_t default_inflate_limit = std::size_t(1) << 30;
+
+namespace detail {
+
+inline std::uint32_t crc32_update(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
+    struct table_t {
+        std::uint32_t t[256];
+        constexpr table_t() : t() {
+            for (std::uint32_t i = 0; i < 256; ++i) {
+                std::uint32_t c = i;
+                for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+                t[i] = c;
+            }
+        }
+    };
+    static constexpr table_t tab{};
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = tab.t[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/// Canonical Huffman decoding table: a 9-bit direct lookup plus a canonical slow path.
+struct huffman {
+    static constexpr int fast_bits = 9;
+    std::uint16_t count[16]{};   // codes per length
+    std::uint16_t symbol[320]{}; // symbols ordered by code
+    std::uint16_t fast[1 << fast_bits]{}; // (len << 12) | sym, 0 = slow path
+    /// Builds from code lengths; false when the set is over-subscribed. Incomplete sets are
+    /// allowed (a single distance code is legal), and undecodable codes fail at decode time.
+    bool build(const std::uint8_t* lens, int n) noexcept {
+        std::memset(count, 0, sizeof count);
+        for (int i = 0; i < n; ++i) count[lens[i]]++;
+        count[0] = 0;
+        int left = 1;
+        for (int l = 1; l < 16; ++l) {
+            left <<= 1;
+            left -= count[l];
+            if (left < 0) return false;
+        }
+        std::uint16_t offs[16];
+        offs[1] = 0;
+        for (int l = 1; l < 15; ++l) offs[l + 1] = static_cast<std::uint16_t>(offs[l] + count[l]);
+        for (int i = 0; i < n; ++i)
+            if (lens[i]) symbol[offs[lens[i]]++] = static_cast<std::uint16_t>(i);
+        // Fast table: walk codes in canonical order.
+        std::memset(fast, 0, sizeof fast);
+        unsigned code = 0;
+        int idx = 0;
+        for (int l = 1; l <= fast_bits; ++l) {
+            for (int k = 0; k < count[l]; ++k, ++idx, ++code) {
+                // Deflate codes are read MSB-first from an LSB-first stream: reverse them.
+                unsigned rev = 0;
+                for (int b = 0; b < l; ++b) rev |= ((code >> b) & 1u) << (l - 1 - b);
+                for (unsigned fill = rev; fill < (1u << fast_bits); fill += 1u << l)
+                    fast[fill] = static_cast<std::uint16_t>((l << 12) | symbol[idx]);
+            }
+            code <<= 1;
+        }
+        return true;
+    }
+};
+
+class inflater {
+public:
+    inflater(std::span<const unsigned char> in, std::vector<unsigned char>& out, std::size_t limit)
+        : in_(in), out_(out), limit_(limit) {}
+
+    /// Decodes one complete deflate stream; `consumed()` tells where it ended.
+    result<void> run() {
+        for (;;) {
+            int final_block = bits(1);
+            int type = bits(2);
+            if (err_) return fail("truncated block header");
+            if (type == 0) {
+                BULKHEAD_TRY(stored());
+            } else if (type == 1) {
+                BULKHEAD_TRY(fixed());
+            } else if (type == 2) {
+                BULKHEAD_TRY(dynamic());
+            } else {
+                return fail("invalid block type 3");
+            }
+            if (final_block) break;
+        }
+        return ok();
+    }
+    /// Bytes of input used (bytes prefetched into the bit buffer are given back).
+    [[nodiscard]] std::size_t consumed() const noexcept { return pos_ - static_cast<std::size_t>(cnt_ / 8); }
+
+private:
+    error fail(const char* why) const {
+        errc code = err_ == 2 ? errc::too_large : (err_ == 1 ? errc::truncated : errc::parse_error);
+        return error(code, "inflate").at_offset(pos_).note(why);
+    }
+    int bits(int need) noexcept {
+        while (cnt_ < need) {
+            if (pos_ >= in_.size()) {
+                err_ = 1;
+                return 0;
+            }
+            buf_ |= std::uint32_t(in_[pos_++]) << cnt_;
+            cnt_ += 8;
+        }
+        int v = static_cast<int>(buf_ & ((1u << need) - 1));
+        buf_ >>= need;
+        cnt_ -= need;
+        return v;
+    }
+    int decode(const huffman& h) noexcept {
+        // Top the bit buffer up as far as input allows so the fast table can peek 9 bits.
+        while (cnt_ <= 24 && pos_ < in_.size()) {
+            buf_ |= std::uint32_t(in_[pos_++]) << cnt_;
+            cnt_ += 8;
+        }
+        if (cnt_ >= huffman::fast_bits) {
+            std::uint16_t e = h.fast[buf_ & ((1u << huffman::fast_bits) - 1)];
+            if (e) {
+                int l = e >> 12;
+                buf_ >>= l;
+                cnt_ -= l;
+                return e & 0xfff;
+            }
+        }
+        int code = 0, first = 0, index = 0;
+        for (int l = 1; l < 16; ++l) {
+            code |= bits(1);
+            if (err_) return -1;
+            int c = h.count[l];
+            if (code - c < first) return h.symbol[index + (code - first)];
+            index += c;
+            first += c;
+            first <<= 1;
+            code <<= 1;
+        }
+        err_ = 3;
+        return -1;
+    }
+    bool put(unsigned char c) {
+        if (out_.size() >= limit_) {
+            err_ = 2;
+            return false;
+        }
+        out_.push_back(c);
+        return true;
+    }
+    result<void> stored() {
+        // Drop the bits up to the byte boundary and give prefetched whole bytes back.
+        pos_ -= static_cast<std::size_t>(cnt_ / 8);
+        buf_ = 0;
+        cnt_ = 0;
+        if (in_.size() - pos_ < 4) {
+            err_ = 1;
+            return fail("truncated stored block header");
+        }
+        unsigned len = in_[pos_] | unsigned(in_[pos_ + 1]) << 8;
+        unsigned nlen = in_[pos_ + 2] | unsigned(in_[pos_ + 3]) << 8;
+        pos_ += 4;
+        if ((len ^ 0xffffu) != nlen) return fail("stored block length check failed");
+        if (in_.size() - pos_ < len) {
+            err_ = 1;
+            return fail("truncated stored block");
+        }
+        if (limit_ - out_.size() < len) {
+            err_ = 2;
+            return fail("output over the limit");
+        }
+        out_.insert(out_.end(), in_.begin() + static_cast<std::ptrdiff_t>(pos_),
+                    in_.begin() + static_cast<std::ptrdiff_t>(pos_ + len));
+        pos_ += len;
+        return ok();
+    }
+    result<void> fixed() {
+        std::uint8_t l[288];
+        int i = 0;
+        for (; i < 144; ++i) l[i] = 8;
+        for (; i < 256; ++i) l[i] = 9;
+        for (; i < 280; ++i) l[i] = 7;
+        for (; i < 288; ++i) l[i] = 8;
+        std::uint8_t d[30];
+        for (auto& x : d) x = 5;
+        lit_.build(l, 288);
+        dist_.build(d, 30);
+        return codes();
+    }
+    result<void> dynamic() {
+        int nlen = bits(5) + 257, ndist = bits(5) + 1, ncode = bits(4) + 4;
+        if (err_) return fail("truncated dynamic header");
+        if (nlen > 286 || ndist > 30) return fail("too many length or distance codes");
+        static constexpr std::uint8_t order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                                   11, 4,  12, 3, 13, 2, 14, 1, 15};
+        std::uint8_t lens[320] = {};
+        for (int i = 0; i < ncode; ++i) lens[order[i]] = static_cast<std::uint8_t>(bits(3));
+        if (err_) return fail("truncated code length codes");
+        huffman lc;
+        if (!lc.build(lens, 19)) return fail("over-subscribed code length code");
+        int idx = 0;
+        std::memset(lens, 0, sizeof lens);
+        while (idx < nlen + ndist) {
+            int sym = decode(lc);
+            if (sym < 0) return fail(err_ == 1 ? "truncated code lengths" : "bad code length code");
+            if (sym < 16) {
+                lens[idx++] = static_cast<std::uint8_t>(sym);
+                continue;
+            }
+            int rep, val = 0;
+            if (sym == 16) {
+                if (idx == 0) return fail("repeat with no previous length");
+                val = lens[idx - 1];
+                rep = 3 + bits(2);
+            } else if (sym == 17) {
+                rep = 3 + bits(3);
+            } else {
+                rep = 11 + bits(7);
+            }
+            if (err_) return fail("truncated code lengths");
+            if (idx + rep > nlen + ndist) return fail("code lengths overflow");
+            while (rep--) lens[idx++] = static_cast<std::uint8_t>(val);
+        }
+        if (lens[256] == 0) return fail("no end-of-block code");
+        if (!lit_.build(lens, nlen)) return fail("over-subscribed literal/length code");
+        if (!dist_.build(lens + nlen, ndist)) return fail("over-subscribed distance code");
+        return codes();
+    }
+    result<void> codes() {
+        static constexpr std::uint16_t lbase[29] = {3,  4,  5,  6,  7,  8,  9,  10,  11,  13,
+                                                    15, 17, 19, 23, 27, 31, 35, 43,  51,  59,
+                                                    67, 83, 99, 115, 131, 163, 195, 227, 258};
+        static constexpr std::uint8_t lext[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                                  2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+        static constexpr std::uint16_t dbase[30] = {
+            1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+            193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+        static constexpr std::uint8_t dext[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                                  6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+        for (;;) {
+            int sym = decode(lit_);
+            if (sym < 0) return fail(err_ == 1 ? "truncated data" : "invalid literal/length code");
+            if (sym < 256) {
+                if (!put(static_cast<unsigned char>(sym))) return fail("output over the limit");
+                continue;
+            }
+            if (sym == 256) return ok();
+            sym -= 257;
+            if (sym >= 29) return fail("invalid length symbol");
+            std::size_t len = lbase[sym] + static_cast<std::size_t>(bits(lext[sym]));
+            int ds = decode(dist_);
+            if (ds < 0) return fail(err_ == 1 ? "truncated data" : "invalid distance code");
+            if (ds >= 30) return fail("invalid distance symbol");
+            std::size_t dist = dbase[ds] + static_cast<std::size_t>(bits(dext[ds]));
+            if (err_) return fail("truncated data");
+            if (dist > out_.size()) return fail("distance too far back");
+            if (limit_ - out_.size() < len) {
+                err_ = 2;
+                return fail("output over the limit");
+            }
+            std::size_t from = out_.size() - dist;
+            for (std::size_t i = 0; i < len; ++i) out_.push_back(out_[from + i]);
+        }
+    }
+
+    std::span<const unsigned char> in_;
+    std::vector<unsigned char>& out_;
+    std::size_t limit_;
+    std::size_t pos_ = 0;
+    std::uint32_t buf_ = 0;
+    int cnt_ = 0;
+    int err_ = 0; // 1 truncated, 2 limit, 3 bad code
+    huffman lit_, dist_;
+};
+} // namespace detail
+
+/// Inflates a raw deflate stream (RFC 1951), appending to `out`; at most `limit` bytes total.
+[[nodiscard]] inline result<std::size_t> inflate_raw(std::span<const unsigned char> in,
+                                                     std::vector<unsigned char>& out,
+                                                     std::size_t limit = default_inflate_limit) {
+    detail::inflater inf(in, out, limit);
+    BULKHEAD_TRY(inf.run());
+    return inf.consumed();
+}
+
+/// Decodes a gzip file (RFC 1952): every member, checking CRC-32 and ISIZE of each.
+[[nodiscard]] inline result<std::vector<unsigned char>> gunzip(
+    std::span<const unsigned char> in, std::size_t limit = default_inflate_limit) {
+    std::vector<unsigned char> out;
+    std::size_t p = 0;
+    int members = 0;
+    while (p < in.size()) {
+        if (members > 0 && in.size() - p < 18) break; // trailing padding after a member
+        auto need = [&](std::size_t n) { return in.size() - p >= n; };
+        if (!need(10)) return error(errc::truncated, "gunzip").at_offset(p).note("short header");
+        if (in[p] != 0x1f || in[p + 1] != 0x8b)
+            return error(errc::parse_error, "gunzip").at_offset(p).note("bad magic");
+        if (in[p + 2] != 8)
+            return error(errc::unsupported, "gunzip").at_offset(p + 2).note("method is not deflate");
+        unsigned flg = in[p + 3];
+        if (flg & 0xe0) return error(errc::parse_error, "gunzip").at_offset(p + 3).note("reserved flags");
+        std::size_t h = p + 10;
+        if (flg & 4) { // FEXTRA
+            if (in.size() - h < 2) return error(errc::truncated, "gunzip").at_offset(h).note("FEXTRA");
+            std::size_t xlen = in[h] | std::size_t(in[h + 1]) << 8;
+            h += 2;
+            if (in.size() - h < xlen) return error(errc::truncated, "gunzip").at_offset(h).note("FEXTRA");
+            h += xlen;
+        }
+        for (unsigned f : {8u, 16u}) { // FNAME, FCOMMENT: zero-terminated
+            if (flg & f) {
+                while (h < in.size() && in[h] != 0) ++h;
+                if (h >= in.size())
+                    return error(errc::truncated, "gunzip").at_offset(h).note("unterminated name/comment");
+                ++h;
+            }
+        }
+        if (flg & 2) h += 2; // FHCRC
+        if (h > in.size()) return error(errc::truncated, "gunzip").at_offset(h).note("header CRC");
+        std::size_t before = out.size();
+        detail::inflater inf(in.subspan(h), out, limit);
+        auto r = inf.run();
+        if (!r) {
+            auto e = std::move(r).error();
+            return e.at_offset(h + e.offset());
+        }
+        h += inf.consumed();
+        if (in.size() - h < 8) return error(errc::truncated, "gunzip").at_offset(h).note("missing trailer");
+        std::uint32_t crc = in[h] | std::uint32_t(in[h + 1]) << 8 | std::uint32_t(in[h + 2]) << 16 |
+                            std::uint32_t(in[h + 3]) << 24;
+        std::uint32_t isize = in[h + 4] | std::uint32_t(in[h + 5]) << 8 |
+                              std::uint32_t(in[h + 6]) << 16 | std::uint32_t(in[h + 7]) << 24;
+        if (detail::crc32_update(0, out.data() + before, out.size() - before) != crc)
+            return error(errc::mismatch, "gunzip").at_offset(h).note("CRC-32 mismatch");
+        if (static_cast<std::uint32_t>(out.size() - before) != isize)
+            return error(errc::mismatch, "gunzip").at_offset(h + 4).note("ISIZE mismatch");
+        p = h + 8;
+        ++members;
+    }
+    if (members == 0) return error(errc::truncated, "gunzip").note("empty input");
+    return out;
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/inflate.hpp ----
+// ---- begin bulkhead/sig/pattern.hpp ----
+/// \file sig/pattern.hpp
+/// ClamAV body-signature hex syntax and offsets, parsed into tokens. The grammar (from the
+/// ClamAV manual, "Body-based Signature Content Format"):
+///   aa       a byte            ??  any byte          a? / ?a  high / low nibble
+///   *        any number of bytes                     {n} {-n} {n-} {n-m}  a counted gap
+///   (aa|bb)  alternatives (bytes or byte strings)    !(aa|bb) anything but these
+///   aa[x-y]HEXSIG / HEXSIG[x-y]aa  a short gap next to a single byte
+/// Offsets: `*`, `n`, `EOF-n`, `EP+n`, `EP-n`, `Sx+n`, `SEx`, `SL+n`, each but `*` with an
+/// optional `,maxshift`.
+
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// Gaps longer than this inside one fixed-distance part are refused (bounds verification).
+inline constexpr std::uint32_t max_part_span = 65535;
+/// An unbounded gap (`*`, `{n-}`).
+inline constexpr std::uint32_t gap_unbounded = std::numeric_limits<std::uint32_t>::max();
+
+/// Where a body signature may start.
+struct offset_spec {
+    enum kind_t : std::uint8_t {
+        any,          ///< `*`
+        absolute,     ///< `n`
+        eof_minus,    ///< `EOF-n`
+        entry_point,  ///< `EP+n` / `EP-n` (executables only)
+        section_rel,  ///< `Sx+n`
+        section_whole,///< `SEx`
+        last_section, ///< `SL+n`
+    };
+    kind_t kind = any;
+    bool negative = false;       ///< EP-n
+    std::uint64_t n = 0;         ///< offset (or distance back from EOF)
+    std::uint32_t section = 0;   ///< x of Sx / SEx
+    std::uint32_t shift = 0;     ///< max shift of a floating offset (`n,m`)
+    /// Only `*`, `n` and `EOF-n` can be evaluated without executable parsing.
+    [[nodiscard]] bool supported() const noexcept {
+        return kind == any || kind == absolute || kind == eof_minus;
+    }
+};
+
+/// One element of a parsed hex signature.
+struct token {
+    enum kind_t : std::uint8_t {
+        lit,   ///< byte `b`
+        mask,  ///< (x & m) == b (nibbles)
+        any,   ///< one byte, any value
+        set,   ///< one byte in `bits` (single-byte alternatives and their negation)
+        alt,   ///< one of `alts` (byte strings)
+        nalt,  ///< `alts[0].size()` bytes equal to none of `alts`
+        gap,   ///< between gmin and gmax bytes (gmax may be gap_unbounded)
+    };
+    kind_t kind = lit;
+    std::uint8_t b = 0;
+    std::uint8_t m = 0xff;
+    std::uint32_t gmin = 0, gmax = 0;
+    bool bracket = false; ///< gap written [x-y]
+    std::array<std::uint64_t, 4> bits{};
+    std::vector<std::string> alts;
+
+    [[nodiscard]] bool set_has(unsigned c) const noexcept { return (bits[c >> 6] >> (c & 63)) & 1; }
+    void set_add(unsigned c) noexcept { bits[c >> 6] |= std::uint64_t(1) << (c & 63); }
+};
+
+namespace detail {
+[[nodiscard]] constexpr int hexval(char c) noexcept {
+    return (c >= '0' && c <= '9') ? c - '0'
+           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+           : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                    : -1;
+}
+
+/// Decodes plain hex (no wildcards) into bytes; false on odd length or a non-hex digit.
+[[nodiscard]] inline bool decode_hex(std::string_view h, std::string& out) {
+    if (h.size() % 2) return false;
+    out.clear();
+    for (std::size_t i = 0; i < h.size(); i += 2) {
+        int a = hexval(h[i]), b = hexval(h[i + 1]);
+        if (a < 0 || b < 0) return false;
+        out += static_cast<char>(a * 16 + b);
+    }
+    return true;
+}
+} // namespace detail
+
+/// Parses a hex signature. Errors carry the 1-based column inside `hex` (line left 0: the
+/// caller fills in the line of its file).
+[[nodiscard]] inline result<std::vector<token>> parse_hex(std::string_view hex) {
+    std::vector<token> out;
+    auto err = [&](std::size_t i, const char* why) {
+        return error(errc::parse_error, "hex signature")
+            .at(0, static_cast<std::uint32_t>(i + 1))
+            .note(why);
+    };
+    auto num = [](std::string_view s) -> std::optional<std::uint32_t> {
+        auto v = bulkhead::detail::parse_int<std::uint32_t>(s);
+        if (v && *v > max_part_span) return std::nullopt;
+        return v;
+    };
+    std::size_t i = 0;
+    while (i < hex.size()) {
+        char c = hex[i];
+        if (c == '*') {
+            token t;
+            t.kind = token::gap;
+            t.gmin = 0;
+            t.gmax = gap_unbounded;
+            out.push_back(t);
+            ++i;
+        } else if (c == '{' || c == '[') {
+            char close = c == '{' ? '}' : ']';
+            auto e = hex.find(close, i);
+            if (e == std::string_view::npos) return err(i, c == '{' ? "unterminated {" : "unterminated [");
+            std::string_view body = hex.substr(i + 1, e - i - 1);
+            token t;
+            t.kind = token::gap;
+            auto dash = body.find('-');
+            if (dash == std::string_view::npos) {
+                auto v = num(body);
+                if (!v || c == '[') return err(i, "bad gap: expected {n}, {-n}, {n-}, {n-m} or [x-y]");
+                t.gmin = t.gmax = *v;
+            } else {
+                std::string_view a = body.substr(0, dash), b = body.substr(dash + 1);
+                if (a.empty() && b.empty()) return err(i, "empty gap range");
+                std::optional<std::uint32_t> va = a.empty() ? std::optional<std::uint32_t>(0) : num(a);
+                std::optional<std::uint32_t> vb = b.empty() ? std::optional<std::uint32_t>(gap_unbounded) : num(b);
+                if (!va || !vb) return err(i, "bad gap number (decimal, at most 65535)");
+                if (c == '[' && (a.empty() || b.empty())) return err(i, "[x-y] needs both bounds");
+                if (*va > *vb) return err(i, "gap minimum above maximum");
+                t.gmin = *va;
+                t.gmax = *vb;
+            }
+            if (c == '[') {
+                // aa[x-y]HEXSIG or HEXSIG[x-y]aa: one side is a single byte.
+                if (t.gmax > 32) return err(i, "[x-y] allows at most 32 bytes");
+                t.bracket = true;
+            }
+            out.push_back(t);
+            i = e + 1;
+        } else if (c == '(' || (c == '!' && i + 1 < hex.size() && hex[i + 1] == '(')) {
+            bool neg = c == '!';
+            std::size_t open = neg ? i + 1 : i;
+            auto e = hex.find(')', open);
+            if (e == std::string_view::npos) return err(i, "unterminated (");
+            std::string_view body = hex.substr(open + 1, e - open - 1);
+            if (body == "B" || body == "L" || body == "W")
+                return error(errc::unsupported, "hex signature")
+                    .at(0, static_cast<std::uint32_t>(i + 1))
+                    .note("boundary anchors (B), (L), (W) are not supported");
+            token t;
+            auto parts = bulkhead::detail::split(body, '|');
+            if (parts.size() < 2 && !neg) return err(i, "alternation needs at least two choices");
+            bool all_single = true;
+            for (auto p : parts) {
+                std::string bytes;
+                if (p.empty()) return err(i, "empty alternative");
+                if (!detail::decode_hex(p, bytes))
+                    return err(i, "alternatives must be whole hex bytes (no wildcards)");
+                if (bytes.size() != 1) all_single = false;
+                t.alts.push_back(std::move(bytes));
+            }
+            if (neg) {
+                for (auto& a : t.alts)
+                    if (a.size() != t.alts[0].size())
+                        return err(i, "negated alternatives must all have the same length");
+            }
+            if (all_single) {
+                t.kind = token::set;
+                for (auto& a : t.alts) t.set_add(static_cast<unsigned char>(a[0]));
+                if (neg)
+                    for (auto& w : t.bits) w = ~w;
+                t.alts.clear();
+            } else {
+                t.kind = neg ? token::nalt : token::alt;
+            }
+            out.push_back(std::move(t));
+            i = e + 1;
+        } else {
+            if (i + 1 >= hex.size()) return err(i, "odd number of hex digits");
+            char d = hex[i + 1];
+            int a = detail::hexval(c), b = detail::hexval(d);
+            token t;
+            if (a >= 0 && b >= 0) {
+                t.kind = token::lit;
+                t.b = static_cast<std::uint8_t>(a * 16 + b);
+            } else if (c == '?' && d == '?') {
+                t.kind = token::any;
+            } else if (a >= 0 && d == '?') {
+                t.kind = token::mask;
+                t.b = static_cast<std::uint8_t>(a << 4);
+                t.m = 0xf0;
+            } else if (c == '?' && b >= 0) {
+                t.kind = token::mask;
+                t.b = static_cast<std::uint8_t>(b);
+                t.m = 0x0f;
+            } else {
+                return err(i, "expected a hex byte, ??, a?, ?a, *, {..}, [..] or (..)");
+            }
+            out.push_back(t);
+            i += 2;
+        }
+    }
+    if (out.empty()) return err(0, "empty signature");
+    if (out.front().kind == token::gap || out.back().kind == token::gap)
+        return err(out.front().kind == token::gap ? 0 : hex.size() - 1,
+                   "a signature cannot begin or end with a gap");
+    for (std::size_t k = 1; k < out.size(); ++k)
+        if (out[k].kind == token::gap && out[k - 1].kind == token::gap)
+            return err(0, "two gaps in a row");
+    bool fixed = false;
+    for (auto& t : out)
+        if (t.kind == token::lit) fixed = true;
+    if (!fixed) return err(0, "no fixed byte to anchor on");
+    return out;
+}
+
+/// Parses an offset field.
+[[nodiscard]] inline result<offset_spec> parse_offset(std::string_view s) {
+    offset_spec o;
+    auto err = [&](const char* why) {
+        return error(errc::parse_error, "offset").value(s).note(why);
+    };
+    if (s == "*") return o;
+    auto comma = s.find(',');
+    std::string_view base = s.substr(0, comma);
+    if (comma != std::string_view::npos) {
+        auto sh = bulkhead::detail::parse_int<std::uint32_t>(s.substr(comma + 1));
+        if (!sh) return err("bad max shift after ','");
+        o.shift = *sh;
+    }
+    auto u64 = [](std::string_view v) { return bulkhead::detail::parse_int<std::uint64_t>(v); };
+    if (bulkhead::detail::starts_with(base, "EOF-")) {
+        auto v = u64(base.substr(4));
+        if (!v) return err("bad number after EOF-");
+        o.kind = offset_spec::eof_minus;
+        o.n = *v;
+    } else if (bulkhead::detail::starts_with(base, "EP+") || bulkhead::detail::starts_with(base, "EP-")) {
+        auto v = u64(base.substr(3));
+        if (!v) return err("bad number after EP+/EP-");
+        o.kind = offset_spec::entry_point;
+        o.negative = base[2] == '-';
+        o.n = *v;
+    } else if (bulkhead::detail::starts_with(base, "SL+")) {
+        auto v = u64(base.substr(3));
+        if (!v) return err("bad number after SL+");
+        o.kind = offset_spec::last_section;
+        o.n = *v;
+    } else if (bulkhead::detail::starts_with(base, "SE")) {
+        auto v = bulkhead::detail::parse_int<std::uint32_t>(base.substr(2));
+        if (!v) return err("bad section number after SE");
+        o.kind = offset_spec::section_whole;
+        o.section = *v;
+    } else if (!base.empty() && base[0] == 'S') {
+        auto plus = base.find('+');
+        if (plus == std::string_view::npos) return err("expected Sx+n");
+        auto x = bulkhead::detail::parse_int<std::uint32_t>(base.substr(1, plus - 1));
+        auto v = u64(base.substr(plus + 1));
+        if (!x || !v) return err("bad Sx+n");
+        o.kind = offset_spec::section_rel;
+        o.section = *x;
+        o.n = *v;
+    } else {
+        auto v = u64(base);
+        if (!v) return err("expected *, n, EOF-n, EP+n, Sx+n, SEx or SL+n");
+        o.kind = offset_spec::absolute;
+        o.n = *v;
+    }
+    return o;
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/pattern.hpp ----
+// ---- begin bulkhead/sig/db.hpp ----
+/// \file sig/db.hpp
+/// ClamAV signature databases, parsed: .hdb/.hsb (hashes), .fp/.sfp (allow lists), .ign2
+/// (ignore lists), .ndb (extended body signatures), .ldb (logical signatures) and the
+/// .cvd/.cld containers (512-byte header, then a tar, gzip'd for .cvd). Every bad line is an
+/// error naming file:line and the reason; valid signatures this engine cannot evaluate
+/// (executable offsets, other target types, PCRE) are kept in `skipped` with the reason.
+
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// The functionality level this engine claims for MinFL/MaxFL filtering (ClamAV 1.x range).
+inline constexpr unsigned engine_flevel = 200;
+
+enum class hash_kind : std::uint8_t { md5 = 16, sha1 = 20, sha256 = 32 };
+
+/// A hash signature: digest of the whole file, with its size or any size.
+struct hash_sig {
+    std::string name;
+    hash_kind kind = hash_kind::md5;
+    std::string digest; ///< raw bytes (16/20/32)
+    bool any_size = false;
+    std::uint64_t size = 0;
+};
+
+/// Subsignature modifiers (`::i`, `::w`, `::f`, `::a`).
+enum modifier : std::uint8_t { mod_nocase = 1, mod_wide = 2, mod_fullword = 4, mod_ascii = 8 };
+
+/// A body pattern with its offset: an .ndb signature or an .ldb subsignature.
+struct body_sig {
+    std::string name;
+    unsigned target = 0;
+    offset_spec offset;
+    std::vector<token> tokens;
+    std::uint8_t mods = 0;
+    std::string source; ///< "file:line" for messages
+};
+
+/// Logical expression node (postfix program).
+struct expr_op {
+    enum kind_t : std::uint8_t { sub, op_and, op_or, cmp_eq, cmp_gt, cmp_lt };
+    kind_t kind = sub;
+    std::uint32_t x = 0;     ///< subsignature index, or the count to compare with
+    std::uint32_t y = 0;     ///< minimum distinct subsignatures (0 = not given)
+};
+
+struct logical_sig {
+    std::string name;
+    unsigned target = 0;
+    bool has_fsize = false;
+    std::uint64_t fsize_min = 0, fsize_max = 0;
+    std::vector<expr_op> expr;  ///< postfix
+    std::vector<body_sig> subs;
+    std::string source;
+};
+
+/// A valid signature that this engine does not evaluate, and why (never silently dropped).
+struct skipped_sig {
+    std::string name;
+    std::string reason;
+    std::string source;
+};
+
+/// Everything loaded from one or more database files.
+struct database {
+    std::vector<hash_sig> hashes;
+    std::vector<hash_sig> allow;          ///< .fp / .sfp
+    std::vector<body_sig> bodies;         ///< .ndb
+    std::vector<logical_sig> logicals;    ///< .ldb
+    std::set<std::string, std::less<>> ignored; ///< .ign2 names
+    std::vector<skipped_sig> skipped;
+    std::uint32_t version = 0;            ///< highest .cvd version seen (0 = plain files)
+    std::size_t lines = 0;
+
+    /// Signatures that will be evaluated.
+    [[nodiscard]] std::size_t signature_count() const noexcept {
+        return hashes.size() + bodies.size() + logicals.size();
+    }
+};
+
+namespace detail {
+
+inline error line_error(std::string_view file, std::size_t line, const char* why,
+                        std::uint32_t col = 0) {
+    return error(errc::parse_error, "signature database")
+        .subject(std::string(file))
+        .at(static_cast<std::uint32_t>(line), col)
+        .note(why);
+}
+
+/// Re-anchors a column-carrying parse error at file:line, keeping its reason.
+inline error relocate(const error& e, std::string_view file, std::size_t line,
+                      std::uint32_t col_base) {
+    error r(e.code(), "signature database");
+    r.subject(std::string(file)).at(static_cast<std::uint32_t>(line), col_base + e.column());
+    std::string note = e.op();
+    if (!e.note_text().empty()) note += ": " + e.note_text();
+    if (!e.subject_text().empty()) note += " " + e.subject_text();
+    r.note(note);
+    return r;
+}
+
+[[nodiscard]] inline bool flevel_ok(std::string_view minfl, std::string_view maxfl, bool& bad) {
+    bad = false;
+    if (!minfl.empty()) {
+        auto v = bulkhead::detail::parse_int<unsigned>(minfl);
+        if (!v) { bad = true; return false; }
+        if (*v > engine_flevel) return false;
+    }
+    if (!maxfl.empty()) {
+        auto v = bulkhead::detail::parse_int<unsigned>(maxfl);
+        if (!v) { bad = true; return false; }
+        if (*v < engine_flevel) return false;
+    }
+    return true;
+}
+
+inline result<void> parse_hash_line(std::string_view line, bool md5_first, bool allow,
+                                    std::string_view file, std::size_t ln, database& db) {
+    auto f = bulkhead::detail::split(line, ':');
+    if (f.size() < 3) return line_error(file, ln, "expected HASH:SIZE:NAME");
+    // .hdb: MD5:Size:Name ; .hsb: Hash:Size:Name[:MinFL[:MaxFL]] (the same order since 0.97)
+    (void)md5_first;
+    hash_sig h;
+    if (!decode_hex(f[0], h.digest)) return line_error(file, ln, "hash is not hex", 1);
+    if (h.digest.size() == 16) h.kind = hash_kind::md5;
+    else if (h.digest.size() == 20) h.kind = hash_kind::sha1;
+    else if (h.digest.size() == 32) h.kind = hash_kind::sha256;
+    else return line_error(file, ln, "hash must be 32, 40 or 64 hex digits (MD5, SHA-1, SHA-256)", 1);
+    if (f[1] == "*") {
+        h.any_size = true;
+    } else {
+        auto sz = bulkhead::detail::parse_int<std::uint64_t>(f[1]);
+        if (!sz) return line_error(file, ln, "size must be a decimal number or *",
+                                   static_cast<std::uint32_t>(f[0].size() + 2));
+        h.size = *sz;
+    }
+    if (f[2].empty()) return line_error(file, ln, "empty signature name");
+    h.name = std::string(f[2]);
+    bool bad = false;
+    if (!flevel_ok(f.size() > 3 ? f[3] : "", f.size() > 4 ? f[4] : "", bad)) {
+        if (bad) return line_error(file, ln, "bad functionality level");
+        db.skipped.push_back({h.name, "functionality level out of range", std::string(file) + ":" + std::to_string(ln)});
+        return ok();
+    }
+    (allow ? db.allow : db.hashes).push_back(std::move(h));
+    return ok();
+}
+
+inline result<void> parse_ndb_line(std::string_view line, std::string_view file, std::size_t ln,
+                                   database& db) {
+    auto f = bulkhead::detail::split(line, ':');
+    if (f.size() < 4 || f.size() > 6)
+        return line_error(file, ln, "expected Name:Target:Offset:HexSig[:MinFL[:MaxFL]]");
+    body_sig b;
+    b.source = std::string(file) + ":" + std::to_string(ln);
+    if (f[0].empty()) return line_error(file, ln, "empty signature name", 1);
+    b.name = std::string(f[0]);
+    std::uint32_t col = static_cast<std::uint32_t>(f[0].size() + 2);
+    auto t = bulkhead::detail::parse_int<unsigned>(f[1]);
+    if (f[1] == "*") t = 0;
+    if (!t || *t > 14) return line_error(file, ln, "target type must be a number 0-14", col);
+    b.target = *t;
+    col += static_cast<std::uint32_t>(f[1].size() + 1);
+    auto off = parse_offset(f[2]);
+    if (!off) return relocate(off.error(), file, ln, col);
+    b.offset = *off;
+    col += static_cast<std::uint32_t>(f[2].size() + 1);
+    auto toks = parse_hex(f[3]);
+    if (!toks) {
+        if (toks.error().code() == make_error_code(errc::unsupported)) {
+            db.skipped.push_back({b.name, toks.error().note_text(), b.source});
+            return ok();
+        }
+        return relocate(toks.error(), file, ln, col - 1);
+    }
+    b.tokens = std::move(*toks);
+    bool bad = false;
+    if (!flevel_ok(f.size() > 4 ? f[4] : "", f.size() > 5 ? f[5] : "", bad)) {
+        if (bad) return line_error(file, ln, "bad functionality level");
+        db.skipped.push_back({b.name, "functionality level out of range", b.source});
+        return ok();
+    }
+    if (b.target != 0 && b.target != 7) {
+        db.skipped.push_back({b.name, "target type " + std::to_string(b.target) + " not supported (only 0 and 7)", b.source});
+        return ok();
+    }
+    if (!b.offset.supported()) {
+        db.skipped.push_back({b.name, "entry-point/section offsets need executable parsing", b.source});
+        return ok();
+    }
+    db.bodies.push_back(std::move(b));
+    return ok();
+}
+
+/// Parses a logical expression into postfix form (iterative shunting; depth bounded).
+inline result<std::vector<expr_op>> parse_expr(std::string_view s, std::size_t nsubs) {
+    std::vector<expr_op> out;
+    // Recursive descent with an explicit depth limit.
+    struct parser {
+        std::string_view s;
+        std::size_t nsubs;
+        std::size_t i = 0;
+        std::vector<expr_op>& out;
+        int depth = 0;
+        const char* why = nullptr;
+        std::optional<std::uint32_t> number() {
+            std::size_t j = i;
+            while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+            auto v = bulkhead::detail::parse_int<std::uint32_t>(s.substr(i, j - i));
+            if (v) i = j;
+            return v;
+        }
+        bool primary() {
+            if (++depth > 64) { why = "expression nested too deeply"; return false; }
+            if (i < s.size() && s[i] == '(') {
+                ++i;
+                if (!alternation()) return false;
+                if (i >= s.size() || s[i] != ')') { why = "missing )"; return false; }
+                ++i;
+            } else {
+                auto v = number();
+                if (!v) { why = "expected a subsignature index or ("; return false; }
+                if (*v >= nsubs) { why = "subsignature index out of range"; return false; }
+                out.push_back({expr_op::sub, *v, 0});
+            }
+            // postfix comparisons
+            while (i < s.size() && (s[i] == '=' || s[i] == '>' || s[i] == '<')) {
+                char c = s[i++];
+                auto x = number();
+                if (!x) { why = "expected a count after =, > or <"; return false; }
+                std::uint32_t y = 0;
+                if (i < s.size() && s[i] == ',') {
+                    ++i;
+                    auto yy = number();
+                    if (!yy) { why = "expected a number after ,"; return false; }
+                    y = *yy;
+                }
+                out.push_back({c == '=' ? expr_op::cmp_eq : c == '>' ? expr_op::cmp_gt : expr_op::cmp_lt, *x, y});
+            }
+            --depth;
+            return true;
+        }
+        bool alternation() {
+            if (!primary()) return false;
+            while (i < s.size() && (s[i] == '&' || s[i] == '|')) {
+                char c = s[i++];
+                if (!primary()) return false;
+                out.push_back({c == '&' ? expr_op::op_and : expr_op::op_or, 0, 0});
+            }
+            return true;
+        }
+    } p{s, nsubs, 0, out};
+    if (!p.alternation() || p.i != s.size())
+        return error(errc::parse_error, "logical expression")
+            .at(0, static_cast<std::uint32_t>(p.i + 1))
+            .note(p.why ? p.why : "unexpected character");
+    return out;
+}
+
+inline result<void> parse_ldb_line(std::string_view line, std::string_view file, std::size_t ln,
+                                   database& db) {
+    auto f = bulkhead::detail::split(line, ';');
+    if (f.size() < 4) return line_error(file, ln, "expected Name;TargetDescription;Expression;Subsig0[;...]");
+    logical_sig L;
+    L.source = std::string(file) + ":" + std::to_string(ln);
+    if (f[0].empty()) return line_error(file, ln, "empty signature name", 1);
+    L.name = std::string(f[0]);
+    std::string skip_reason;
+    bool have_target = false;
+    for (auto kv : bulkhead::detail::split(f[1], ',')) {
+        auto c = kv.find(':');
+        if (c == std::string_view::npos) return line_error(file, ln, "target description needs Key:Value pairs");
+        std::string_view k = kv.substr(0, c), v = kv.substr(c + 1);
+        auto range = [&](std::uint64_t& lo, std::uint64_t& hi) {
+            auto d = v.find('-');
+            auto a = bulkhead::detail::parse_int<std::uint64_t>(v.substr(0, d));
+            auto b = d == std::string_view::npos ? a : bulkhead::detail::parse_int<std::uint64_t>(v.substr(d + 1));
+            if (!a || !b) return false;
+            lo = *a;
+            hi = *b;
+            return true;
+        };
+        if (k == "Target") {
+            auto t = bulkhead::detail::parse_int<unsigned>(v);
+            if (!t || *t > 14) return line_error(file, ln, "Target must be a number 0-14");
+            L.target = *t;
+            have_target = true;
+        } else if (k == "Engine") {
+            std::uint64_t lo, hi;
+            if (!range(lo, hi)) return line_error(file, ln, "Engine must be X-Y");
+            if (lo > engine_flevel || hi < engine_flevel) skip_reason = "functionality level out of range";
+        } else if (k == "FileSize") {
+            if (!range(L.fsize_min, L.fsize_max)) return line_error(file, ln, "FileSize must be X-Y");
+            L.has_fsize = true;
+        } else if (k == "EntryPoint" || k == "NumberOfSections" || k == "Container" ||
+                   k == "Intermediates" || k == "IconGroup1" || k == "IconGroup2" ||
+                   k == "HandlerType") {
+            if (skip_reason.empty()) skip_reason = "target description key " + std::string(k) + " not supported";
+        } else {
+            return line_error(file, ln, "unknown target description key");
+        }
+    }
+    if (!have_target) return line_error(file, ln, "target description lacks Target:");
+    std::size_t nsubs = f.size() - 3;
+    if (nsubs > 64) return line_error(file, ln, "more than 64 subsignatures");
+    auto ex = parse_expr(f[2], nsubs);
+    if (!ex) return relocate(ex.error(), file, ln, static_cast<std::uint32_t>(f[0].size() + f[1].size() + 2));
+    L.expr = std::move(*ex);
+    for (std::size_t k = 0; k < nsubs; ++k) {
+        std::string_view ss = f[3 + k];
+        body_sig b;
+        b.name = L.name;
+        b.target = L.target;
+        b.source = L.source;
+        if (ss.empty()) return line_error(file, ln, "empty subsignature");
+        if (ss.find('/') != std::string_view::npos) {
+            if (skip_reason.empty()) skip_reason = "PCRE subsignature " + std::to_string(k) + " not supported";
+            continue;
+        }
+        if (ss.find('#') != std::string_view::npos || ss[0] == '$') {
+            if (skip_reason.empty()) skip_reason = "byte-compare/macro subsignature " + std::to_string(k) + " not supported";
+            continue;
+        }
+        auto mm = ss.find("::");
+        if (mm != std::string_view::npos) {
+            for (char c : ss.substr(mm + 2)) {
+                if (c == 'i') b.mods |= mod_nocase;
+                else if (c == 'w') b.mods |= mod_wide;
+                else if (c == 'f') b.mods |= mod_fullword;
+                else if (c == 'a') b.mods |= mod_ascii;
+                else return line_error(file, ln, "unknown subsignature modifier (expected i, w, f, a)");
+            }
+            ss = ss.substr(0, mm);
+        }
+        auto colon = ss.find(':');
+        if (colon != std::string_view::npos) {
+            auto off = parse_offset(ss.substr(0, colon));
+            if (!off) return relocate(off.error(), file, ln, 0);
+            b.offset = *off;
+            ss = ss.substr(colon + 1);
+        }
+        auto toks = parse_hex(ss);
+        if (!toks) {
+            if (toks.error().code() == make_error_code(errc::unsupported)) {
+                if (skip_reason.empty()) skip_reason = toks.error().note_text();
+                continue;
+            }
+            auto e = relocate(toks.error(), file, ln, 0);
+            return e.note("subsignature " + std::to_string(k) + ": " + e.note_text());
+        }
+        if (!b.offset.supported() && skip_reason.empty())
+            skip_reason = "entry-point/section offsets need executable parsing";
+        b.tokens = std::move(*toks);
+        L.subs.push_back(std::move(b));
+    }
+    if (skip_reason.empty() && L.target != 0 && L.target != 7)
+        skip_reason = "target type " + std::to_string(L.target) + " not supported (only 0 and 7)";
+    if (!skip_reason.empty()) {
+        db.skipped.push_back({L.name, skip_reason, L.source});
+        return ok();
+    }
+    db.logicals.push_back(std::move(L));
+    return ok();
+}
+
+[[nodiscard]] inline std::string lower_ext(std::string_view name) {
+    auto d = name.rfind('.');
+    std::string e = d == std::string_view::npos ? std::string() : std::string(name.substr(d + 1));
+    for (auto& c : e) c = bulkhead::detail::ascii_lower(c);
+    return e;
+}
+
+} // namespace detail
+
+/// Kinds of text database recognised by their extension.
+[[nodiscard]] inline bool is_database_name(std::string_view name) {
+    static constexpr std::string_view exts[] = {"hdb", "hsb", "fp", "sfp", "ign2", "ndb",
+                                                "ldb", "cvd", "cld"};
+    auto e = detail::lower_ext(name);
+    return std::find(std::begin(exts), std::end(exts), e) != std::end(exts);
+}
+
+/// Parses the text of one database file; the kind comes from `name`'s extension.
+/// Extensions this engine does not read (.mdb, .yar, ...) are recorded as skipped.
+inline result<void> load_text(std::string_view name, std::string_view text, database& db) {
+    auto ext = detail::lower_ext(name);
+    std::size_t ln = 0;
+    result<void> r;
+    bulkhead::detail::for_each_line(text, [&](std::string_view line) {
+        ++ln;
+        if (!r) return;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty() || line[0] == '#') return;
+        ++db.lines;
+        if (ext == "hdb" || ext == "hsb") r = detail::parse_hash_line(line, ext == "hdb", false, name, ln, db);
+        else if (ext == "fp" || ext == "sfp") r = detail::parse_hash_line(line, ext == "fp", true, name, ln, db);
+        else if (ext == "ndb") r = detail::parse_ndb_line(line, name, ln, db);
+        else if (ext == "ldb") r = detail::parse_ldb_line(line, name, ln, db);
+        else if (ext == "ign2" || ext == "ign") {
+            auto n = line.substr(0, line.find(':'));
+            db.ignored.insert(std::string(n));
+        } else {
+            if (ln == 1) db.skipped.push_back({std::string(name), "database kind ." + ext + " not supported", std::string(name)});
+        }
+    });
+    return r;
+}
+
+/// Parses a .cvd/.cld container: header, then a tar (gzip'd or plain) of database files.
+inline result<void> load_container(std::string_view name, std::span<const unsigned char> bytes,
+                                   database& db, std::size_t inflate_limit = default_inflate_limit) {
+    auto err = [&](errc c, const char* why, std::size_t off) {
+        return error(c, "signature container").subject(std::string(name)).at_offset(off).note(why);
+    };
+    if (bytes.size() < 512) return err(errc::truncated, "shorter than the 512-byte header", 0);
+    std::string_view hdr(reinterpret_cast<const char*>(bytes.data()), 512);
+    if (!bulkhead::detail::starts_with(hdr, "ClamAV-VDB:"))
+        return err(errc::parse_error, "header does not start with ClamAV-VDB:", 0);
+    auto hf = bulkhead::detail::split(bulkhead::detail::trim(hdr.substr(0, hdr.find('\0'))), ':');
+    if (hf.size() < 5) return err(errc::parse_error, "header has fewer than 5 fields", 0);
+    auto ver = bulkhead::detail::parse_int<std::uint32_t>(hf[2]);
+    if (!ver) return err(errc::parse_error, "header version is not a number", 0);
+    db.version = std::max(db.version, *ver);
+    auto body = bytes.subspan(512);
+    std::vector<unsigned char> tar;
+    if (body.size() >= 2 && body[0] == 0x1f && body[1] == 0x8b) {
+        auto g = gunzip(body, inflate_limit);
+        if (!g) {
+            auto e = std::move(g).error();
+            return err(e.code() == make_error_code(errc::too_large) ? errc::too_large : errc::parse_error,
+                       "gzip stream is bad or over the size limit", 512 + e.offset())
+                .note("gzip: " + e.note_text());
+        }
+        tar = std::move(*g);
+    } else {
+        tar.assign(body.begin(), body.end());
+    }
+    std::size_t p = 0;
+    while (p + 512 <= tar.size()) {
+        const unsigned char* h = tar.data() + p;
+        if (std::all_of(h, h + 512, [](unsigned char c) { return c == 0; })) break;
+        std::string fname(reinterpret_cast<const char*>(h), strnlen(reinterpret_cast<const char*>(h), 100));
+        std::string_view szf(reinterpret_cast<const char*>(h + 124), 12);
+        std::uint64_t sz = 0;
+        bool digit = false;
+        for (char c : szf) {
+            if (c >= '0' && c <= '7') {
+                digit = true;
+                if (sz > (std::uint64_t(1) << 40)) return err(errc::parse_error, "tar size too large", 512 + p);
+                sz = sz * 8 + static_cast<unsigned>(c - '0');
+            } else if (c == ' ' || c == '\0') {
+                if (digit) break;
+            } else {
+                return err(errc::parse_error, "tar header size field is not octal", 512 + p + 124);
+            }
+        }
+        char type = static_cast<char>(h[156]);
+        p += 512;
+        if (sz > tar.size() - p) return err(errc::truncated, "tar member runs past the end", 512 + p);
+        if ((type == '0' || type == '\0') && is_database_name(fname)) {
+            auto ext = detail::lower_ext(fname);
+            std::string member = std::string(name) + "/" + fname;
+            std::string_view txt(reinterpret_cast<const char*>(tar.data() + p), sz);
+            if (ext == "cvd" || ext == "cld")
+                return err(errc::parse_error, "nested container", 512 + p);
+            BULKHEAD_TRY(load_text(member, txt, db));
+        } else if ((type == '0' || type == '\0') && fname != "COPYING" && !fname.empty()) {
+            auto ext = detail::lower_ext(fname);
+            if (ext != "info")
+                db.skipped.push_back({fname, "database kind ." + ext + " not supported", std::string(name)});
+        }
+        p += (sz + 511) / 512 * 512;
+    }
+    return ok();
+}
+
+/// Loads a database file, or every database file of a directory (sorted by name).
+inline result<void> load_path(const std::string& path, database& db,
+                              std::size_t inflate_limit = default_inflate_limit) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        std::vector<std::string> names;
+        for (auto& e : std::filesystem::directory_iterator(path, ec))
+            if (e.is_regular_file(ec) && is_database_name(e.path().filename().string()))
+                names.push_back(e.path().string());
+        if (ec) return error(ec, "read database directory").subject(path);
+        std::sort(names.begin(), names.end());
+        if (names.empty())
+            return error(errc::not_found, "read database directory").subject(path).note("no database files in it");
+        for (auto& n : names) BULKHEAD_TRY(load_path(n, db, inflate_limit));
+        return ok();
+    }
+    auto data = read_file(path.c_str(), AT_FDCWD, std::size_t(2) << 30);
+    if (!data) return std::move(data).error().subject(path);
+    auto ext = detail::lower_ext(path);
+    if (ext == "cvd" || ext == "cld")
+        return load_container(path, {reinterpret_cast<const unsigned char*>(data->data()), data->size()}, db, inflate_limit);
+    if (!is_database_name(path))
+        return error(errc::unsupported, "load database").subject(path).note("unknown extension");
+    return load_text(path, *data, db);
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/db.hpp ----
+// ---- begin bulkhead/sig/engine.hpp ----
+/// \file sig/engine.hpp
+/// The compiled matcher. All body signatures (.ndb and .ldb subsignatures) compile into one
+/// read-only `compiled_db`:
+///  - each signature splits at unbounded gaps (`*`, `{n-}`) into parts; each part gets an
+///    anchor, its best fixed literal run (lowest expected prefilter cost), and two small
+///    programs: the ops left of the anchor (run backwards) and from the anchor on;
+///  - anchors go into prefilter tiers by length: 4-byte grams sampled every 8 / 4 / 1
+///    positions (an anchor of length L >= 3+S is indexed by its S grams so one in S text
+///    positions suffices), 2-byte and 1-byte grams; each tier is a bitmap over a hash of the
+///    gram plus a bucketed table of (gram, part) entries; case-insensitive anchors get their own
+///    folded tiers;
+///  - a candidate (part, anchor position) is verified by running the programs over position
+///    sets: work per candidate is at most (program ops) x (part span) steps, and the part span
+///    is bounded by `max_part_span`, so no pattern makes verification unbounded;
+///  - parts of one signature chain greedily in anchor order, keeping per part the smallest end
+///    seen; this is exact because every part that can end before a candidate's start has its
+///    anchor, hence its candidate, earlier;
+///  - single-part signatures at fixed offsets (`n`, `EOF-n`, with a shift) are checked directly
+///    at those positions and never enter the prefilter.
+/// The arrays are plain data, so `save()` writes them and `load()` maps them back.
+
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// Which buffer a scan pass looks at.
+enum pass_bits : std::uint8_t { pass_raw = 1, pass_normalized = 2 };
+
+namespace detail {
+
+inline constexpr std::uint32_t no_owner = 0xffffffffu;
+inline constexpr std::uint64_t no_pos = std::numeric_limits<std::uint64_t>::max();
+
+enum op : std::uint8_t { op_end = 0, op_lit, op_liti, op_mask, op_set, op_any, op_gap, op_alt, op_alti, op_nalt };
+
+struct entry_rec {
+    std::uint32_t name;       ///< offset into strings
+    std::uint32_t owner;      ///< logical signature index or no_owner
+    std::uint32_t counter;    ///< subsignature counter (logical) 
+    std::uint32_t first_part;
+    std::uint16_t nparts;
+    std::uint8_t pass_mask;
+    std::uint8_t flags;       ///< 1 fullword, 2 target 7
+    std::uint8_t off_kind;
+    std::uint8_t pad[3];
+    std::uint32_t off_shift;
+    std::uint64_t off_n;
+};
+static_assert(sizeof(entry_rec) == 40);
+
+struct part_rec {
+    std::uint32_t entry;
+    std::uint32_t left;       ///< program offset (ops before the anchor, reversed)
+    std::uint32_t right;      ///< program offset (anchor and after)
+    std::uint32_t min_gap;    ///< minimum distance from the previous part's end
+    std::uint16_t left_min, left_max, right_min, right_max;
+    std::uint16_t gram_delta; ///< gram window start relative to the anchor
+    std::uint16_t pad;
+    /// `aa[x-y]` lead of a first part (program offset, or no_lead): ClamAV measures the
+    /// signature's offset at the HEXSIG after it, so the lead runs after the offset check.
+    std::uint32_t lead;
+};
+static_assert(sizeof(part_rec) == 32);
+inline constexpr std::uint32_t no_lead = 0xffffffffu;
+
+struct tier_rec {
+    std::uint8_t gram, stride, fold, pad;
+    std::uint32_t bits_log2, table_log2;
+    std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
+    std::uint32_t bitmap2_off; ///< second Bloom bitmap (4-byte grams only), same size
+};
+
+struct gram_entry {
+    std::uint32_t gram;
+    std::uint32_t part_k; ///< part << 3 | k
+};
+
+struct lsig_rec {
+    std::uint32_t name, expr_off, expr_len, first_counter, nsubs;
+    std::uint8_t target, has_fsize, true_at_zero, pad;
+    std::uint64_t fsize_min, fsize_max;
+};
+
+struct expr_rec {
+    std::uint32_t kind, x, y;
+};
+
+struct hash_rec {
+    unsigned char digest[32];
+    std::uint64_t size;   ///< no_pos = any
+    std::uint32_t name;
+    std::uint8_t kind;    ///< digest length
+    std::uint8_t pad[3];
+};
+
+inline constexpr unsigned char fold_table_init(unsigned c) {
+    return static_cast<unsigned char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+}
+struct fold_tab {
+    unsigned char t[256];
+    constexpr fold_tab() : t() {
+        for (unsigned i = 0; i < 256; ++i) t[i] = fold_table_init(i);
+    }
+};
+inline constexpr fold_tab fold{};
+
+[[nodiscard]] inline bool is_alnum(unsigned char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/// Estimated byte frequency in the files a web host scans (text, scripts, executables):
+/// English letter frequencies scaled for code, spaces and line ends, NULs and 0xff padding of
+/// binaries. Used to pick anchors whose grams are rare; a general model, not a corpus count.
+struct byte_freq_tab {
+    float p[256];
+    constexpr byte_freq_tab() : p() {
+        for (auto& x : p) x = 0.0004f;
+        const char* letters = "etaoinsrhldcumfpgwybvkxjqz";
+        const float lf[26] = {0.090f, 0.065f, 0.060f, 0.060f, 0.055f, 0.055f, 0.050f, 0.050f, 0.040f,
+                              0.035f, 0.030f, 0.025f, 0.022f, 0.020f, 0.018f, 0.016f, 0.015f, 0.014f,
+                              0.013f, 0.011f, 0.008f, 0.006f, 0.0015f, 0.001f, 0.001f, 0.0007f};
+        for (int i = 0; i < 26; ++i) {
+            p[static_cast<unsigned char>(letters[i])] = lf[i];
+            p[static_cast<unsigned char>(letters[i] - 32)] = lf[i] * 0.12f;
+        }
+        for (unsigned c = '0'; c <= '9'; ++c) p[c] = 0.004f;
+        p[0x20] = 0.15f;
+        p[0x0a] = 0.02f;
+        p[0x09] = 0.01f;
+        p[0x0d] = 0.005f;
+        p[0x00] = 0.05f;
+        p[0xff] = 0.01f;
+        const char* punct = "()$;=.,'\"_->/<:[]{}*#!&+?|";
+        for (const char* c = punct; *c; ++c) p[static_cast<unsigned char>(*c)] = 0.006f;
+    }
+};
+inline constexpr byte_freq_tab byte_freq{};
+
+/// Expected prefilter cost of indexing `win` (S grams of G bytes at consecutive offsets) at
+/// stride S: one check per S text positions plus the expected exact gram hits.
+[[nodiscard]] inline double window_cost(const unsigned char* win, unsigned gram, unsigned stride) noexcept {
+    double hits = 0;
+    for (unsigned k = 0; k < stride; ++k) {
+        double pg = 1;
+        for (unsigned i = 0; i < gram; ++i) pg *= byte_freq.p[win[k + i]];
+        hits += pg;
+    }
+    return 1.0 / stride + 30.0 * hits;
+}
+
+[[nodiscard]] inline std::uint32_t hash32(std::uint32_t g, unsigned bits) noexcept {
+    return bits >= 32 ? g : (g * 0x9e3779b1u) >> (32 - bits);
+}
+[[nodiscard]] inline std::uint32_t hash32c(std::uint32_t g, unsigned bits) noexcept {
+    return (g * 0xc2b2ae35u) >> (32 - bits);
+}
+[[nodiscard]] inline std::uint32_t hash32b(std::uint32_t g, unsigned bits) noexcept {
+    return (g * 0x85ebca77u + 0x27d4eb2fu) >> (32 - bits);
+}
+
+[[nodiscard]] inline std::uint32_t load_gram(const unsigned char* p, unsigned gram, bool f) noexcept {
+    if (gram == 4) {
+        if (!f) {
+            std::uint32_t v;
+            std::memcpy(&v, p, 4);
+            return v;
+        }
+        return std::uint32_t(fold.t[p[0]]) | std::uint32_t(fold.t[p[1]]) << 8 |
+               std::uint32_t(fold.t[p[2]]) << 16 | std::uint32_t(fold.t[p[3]]) << 24;
+    }
+    if (gram == 2) return f ? (fold.t[p[0]] | unsigned(fold.t[p[1]]) << 8) : (p[0] | unsigned(p[1]) << 8);
+    return f ? fold.t[p[0]] : p[0];
+}
+
+} // namespace detail
+
+/// Prefilter bitmap sizing for 4-byte grams: at least 2^16 bits (8 KiB, stays in L1), at most
+/// 2^21 bits (256 KiB), 32 bits per indexed gram in between (about 3% false hits when full).
+inline constexpr unsigned prefilter_min_bits = 16;
+inline constexpr unsigned prefilter_max_bits = 21;
+inline constexpr std::size_t prefilter_bits_per_entry = 32;
+
+/// Options for compiling.
+struct compile_options {
+    bool normalized_any = true; ///< target-0 signatures also match normalized text
+};
+
+/// A match: signature name and the offset where it starts (in the scanned buffer's coordinates).
+struct match {
+    std::string name;
+    std::uint64_t offset = 0;
+    std::uint8_t pass = pass_raw;
+};
+
+class scan_state;
+
+/// The compiled, read-only database; share one between threads.
+class compiled_db {
+public:
+    compiled_db() = default;
+    compiled_db(const compiled_db&) = delete;
+    compiled_db& operator=(const compiled_db&) = delete;
+    compiled_db(compiled_db&& o) noexcept { *this = std::move(o); }
+    compiled_db& operator=(compiled_db&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            own_ = std::move(o.own_);
+            v_ = o.v_;
+            map_ = o.map_;
+            map_len_ = o.map_len_;
+            stats_ = o.stats_;
+            o.map_ = nullptr;
+            o.map_len_ = 0;
+            o.v_ = {};
+            if (!map_) own_.bind(v_);
+        }
+        return *this;
+    }
+    ~compiled_db() { unmap(); }
+
+    /// Compiles a parsed database. Body signatures this engine cannot bound (a part longer than
+    /// max_part_span) are appended to `db.skipped`.
+    static result<compiled_db> compile(database& db, const compile_options& opt = {});
+
+    /// Writes the compiled arrays to `path` (atomically: temp file + rename).
+    result<void> save(const std::string& path) const;
+    /// Maps a saved database back (read-only, shared pages).
+    static result<compiled_db> load(const std::string& path);
+
+    struct stats_t {
+        std::size_t body_sigs = 0, logical_sigs = 0, hash_sigs = 0, parts = 0, prefilter_entries = 0;
+        std::uint32_t version = 0;
+    };
+    [[nodiscard]] const stats_t& stats() const noexcept { return stats_; }
+    [[nodiscard]] std::size_t signature_count() const noexcept {
+        return stats_.body_sigs + stats_.logical_sigs + stats_.hash_sigs;
+    }
+    [[nodiscard]] std::uint32_t version() const noexcept { return stats_.version; }
+    /// Bytes of the compiled arrays (what a loaded database maps).
+    [[nodiscard]] std::size_t bytes() const noexcept;
+    [[nodiscard]] bool needs_md5() const noexcept { return need_hash(16); }
+    [[nodiscard]] bool needs_sha1() const noexcept { return need_hash(20); }
+    [[nodiscard]] bool needs_sha256() const noexcept { return need_hash(32); }
+    [[nodiscard]] bool has_hashes() const noexcept { return !v_.hashes.empty() || !v_.allow.empty(); }
+    /// Whether any hash signature (or allow-list entry) of this digest length could match a
+    /// file of `size` bytes: files of other sizes are never hashed.
+    [[nodiscard]] bool hash_wanted(unsigned digest_len, std::uint64_t size) const noexcept {
+        const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
+        if (size >= any) size = any - 1;
+        std::uint64_t k = std::uint64_t(digest_len) << 56;
+        return std::binary_search(v_.hash_sizes.begin(), v_.hash_sizes.end(), k | size) ||
+               std::binary_search(v_.hash_sizes.begin(), v_.hash_sizes.end(), k | any);
+    }
+    [[nodiscard]] bool has_normalized() const noexcept { return (v_.pass_union & pass_normalized) != 0; }
+
+    /// Looks a whole-file digest up; returns the signature name or null. `allow` selects the
+    /// .fp/.sfp list.
+    [[nodiscard]] const char* lookup_hash(std::span<const unsigned char> digest, std::uint64_t size,
+                                          bool allow) const noexcept {
+        auto list = allow ? v_.allow : v_.hashes;
+        // sorted by (kind, digest); binary search then scan equal digests for the size.
+        detail::hash_rec key{};
+        std::memcpy(key.digest, digest.data(), digest.size());
+        key.kind = static_cast<std::uint8_t>(digest.size());
+        auto lt = [](const detail::hash_rec& a, const detail::hash_rec& b) {
+            if (a.kind != b.kind) return a.kind < b.kind;
+            return std::memcmp(a.digest, b.digest, 32) < 0;
+        };
+        auto it = std::lower_bound(list.begin(), list.end(), key, lt);
+        for (; it != list.end() && it->kind == key.kind && std::memcmp(it->digest, key.digest, 32) == 0; ++it)
+            if (it->size == detail::no_pos || it->size == size) return name(it->name);
+        return nullptr;
+    }
+
+    [[nodiscard]] const char* name(std::uint32_t off) const noexcept { return v_.strings.data() + off; }
+
+private:
+    friend class scan_state;
+    friend class stream;
+
+    struct views {
+        std::span<const detail::entry_rec> entries;
+        std::span<const detail::part_rec> parts;
+        std::span<const unsigned char> prog;
+        std::span<const char> strings;
+        std::span<const detail::tier_rec> tiers;
+        std::span<const std::uint64_t> bitmaps;
+        std::span<const std::uint32_t> buckets;
+        std::span<const detail::gram_entry> grams;
+        std::span<const detail::lsig_rec> lsigs;
+        std::span<const detail::expr_rec> expr;
+        std::span<const std::uint32_t> direct_abs, direct_eof, zero_lsigs;
+        std::span<const detail::hash_rec> hashes, allow;
+        std::span<const std::uint64_t> hash_sizes; ///< (kind << 56) | size, sorted
+        std::uint32_t ncounters = 0, max_left = 0, max_gd = 0, pass_union = 0;
+        std::uint64_t eof_keep = 0;
+    };
+    struct storage {
+        std::vector<detail::entry_rec> entries;
+        std::vector<detail::part_rec> parts;
+        std::vector<unsigned char> prog;
+        std::vector<char> strings;
+        std::vector<detail::tier_rec> tiers;
+        std::vector<std::uint64_t> bitmaps;
+        std::vector<std::uint32_t> buckets;
+        std::vector<detail::gram_entry> grams;
+        std::vector<detail::lsig_rec> lsigs;
+        std::vector<detail::expr_rec> expr;
+        std::vector<std::uint32_t> direct_abs, direct_eof, zero_lsigs;
+        std::vector<detail::hash_rec> hashes, allow;
+        std::vector<std::uint64_t> hash_sizes;
+        void bind(views& v) const {
+            v.entries = entries; v.parts = parts; v.prog = prog; v.strings = strings;
+            v.tiers = tiers; v.bitmaps = bitmaps; v.buckets = buckets; v.grams = grams;
+            v.lsigs = lsigs; v.expr = expr; v.direct_abs = direct_abs; v.direct_eof = direct_eof;
+            v.zero_lsigs = zero_lsigs; v.hashes = hashes; v.allow = allow; v.hash_sizes = hash_sizes;
+        }
+    };
+    [[nodiscard]] bool need_hash(unsigned k) const noexcept {
+        for (auto* l : {&v_.hashes, &v_.allow})
+            for (auto& h : *l)
+                if (h.kind == k) return true;
+        return false;
+    }
+    void unmap() noexcept {
+        if (map_) ::munmap(map_, map_len_);
+        map_ = nullptr;
+        map_len_ = 0;
+    }
+
+    storage own_;
+    views v_;
+    void* map_ = nullptr;
+    std::size_t map_len_ = 0;
+    stats_t stats_;
+};
+
+namespace detail {
+
+/// Compiles one body pattern (already modifier-expanded) into parts.
+struct part_builder {
+    std::vector<unsigned char>& prog;
+    bool nocase;
+
+    static void emit_token(std::vector<unsigned char>& p, const token& t, bool nocase) {
+        switch (t.kind) {
+        case token::lit:
+            p.push_back(nocase ? op_liti : op_lit);
+            p.push_back(1);
+            p.push_back(nocase ? fold.t[t.b] : t.b);
+            break;
+        case token::mask:
+            p.push_back(op_mask);
+            p.push_back(t.b);
+            p.push_back(t.m);
+            break;
+        case token::any:
+            p.push_back(op_any);
+            p.push_back(1);
+            p.push_back(0);
+            break;
+        case token::set: {
+            p.push_back(op_set);
+            token s = t;
+            if (nocase)
+                for (unsigned c = 'A'; c <= 'Z'; ++c)
+                    if (s.set_has(c) || s.set_has(c + 32)) { s.set_add(c); s.set_add(c + 32); }
+            for (auto w : s.bits)
+                for (int i = 0; i < 8; ++i) p.push_back(static_cast<unsigned char>(w >> (8 * i)));
+            break;
+        }
+        case token::alt:
+        case token::nalt:
+            p.push_back(t.kind == token::nalt ? op_nalt : (nocase ? op_alti : op_alt));
+            p.push_back(static_cast<unsigned char>(t.alts.size()));
+            for (auto& a : t.alts) {
+                p.push_back(static_cast<unsigned char>(a.size()));
+                for (unsigned char c : a) p.push_back(nocase ? fold.t[c] : c);
+            }
+            break;
+        case token::gap:
+            if (t.gmin == t.gmax) {
+                p.push_back(op_any);
+                p.push_back(static_cast<unsigned char>(t.gmin & 0xff));
+                p.push_back(static_cast<unsigned char>(t.gmin >> 8));
+            } else {
+                p.push_back(op_gap);
+                p.push_back(static_cast<unsigned char>(t.gmin & 0xff));
+                p.push_back(static_cast<unsigned char>(t.gmin >> 8));
+                p.push_back(static_cast<unsigned char>(t.gmax & 0xff));
+                p.push_back(static_cast<unsigned char>(t.gmax >> 8));
+            }
+            break;
+        }
+    }
+    static void span_of(const token& t, std::uint64_t& mn, std::uint64_t& mx) {
+        switch (t.kind) {
+        case token::gap: mn += t.gmin; mx += t.gmax; break;
+        case token::alt: {
+            std::size_t a = 1000000, b = 0;
+            for (auto& s : t.alts) { a = std::min(a, s.size()); b = std::max(b, s.size()); }
+            mn += a; mx += b;
+            break;
+        }
+        case token::nalt: mn += t.alts[0].size(); mx += t.alts[0].size(); break;
+        default: mn += 1; mx += 1;
+        }
+    }
+};
+
+/// Evaluates a logical expression (postfix) over subsignature match counts.
+/// Each value is (truth, matches, distinct subsignatures matched).
+[[nodiscard]] inline bool eval_expr(std::span<const expr_rec> ex, const std::uint32_t* counts) noexcept {
+    struct val { bool t; std::uint64_t n; std::uint32_t d; };
+    val st[130];
+    int sp = 0;
+    for (auto& o : ex) {
+        switch (o.kind) {
+        case expr_op::sub: {
+            if (sp >= 130) return false;
+            std::uint32_t c = counts[o.x];
+            st[sp++] = {c > 0, c, c > 0 ? 1u : 0u};
+            break;
+        }
+        case expr_op::op_and:
+        case expr_op::op_or: {
+            if (sp < 2) return false;
+            val b = st[--sp], a = st[--sp];
+            bool t = o.kind == expr_op::op_and ? (a.t && b.t) : (a.t || b.t);
+            st[sp++] = {t, a.n + b.n, a.d + b.d};
+            break;
+        }
+        default: {
+            if (sp < 1) return false;
+            val& a = st[sp - 1];
+            bool t = o.kind == expr_op::cmp_eq ? a.n == o.x : o.kind == expr_op::cmp_gt ? a.n > o.x : a.n < o.x;
+            if (o.y && a.d < o.y) t = false;
+            a.t = t;
+            break;
+        }
+        }
+    }
+    return sp == 1 && st[0].t;
+}
+
+} // namespace detail
+
+inline result<compiled_db> compiled_db::compile(database& db, const compile_options& opt) {
+    using namespace detail;
+    compiled_db out;
+    storage& S = out.own_;
+    auto add_string = [&](std::string_view s) {
+        auto off = static_cast<std::uint32_t>(S.strings.size());
+        S.strings.insert(S.strings.end(), s.begin(), s.end());
+        S.strings.push_back('\0');
+        return off;
+    };
+    std::unordered_map<std::string, std::uint32_t> name_ids;
+    auto name_id = [&](const std::string& n) {
+        auto it = name_ids.find(n);
+        if (it != name_ids.end()) return it->second;
+        auto id = add_string(n);
+        name_ids.emplace(n, id);
+        return id;
+    };
+    // Anchors to index, per tier key.
+    struct anchor_item { std::uint32_t part; std::string window; };
+    struct tier_key { unsigned gram, stride; bool fold; };
+    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
+                                        {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
+    std::vector<std::vector<anchor_item>> per_tier(std::size(keys));
+
+    auto reverse_prog = [](const std::vector<const token*>& toks, bool nocase, std::vector<unsigned char>& prog) {
+        for (auto it = toks.rbegin(); it != toks.rend(); ++it) part_builder::emit_token(prog, **it, nocase);
+        prog.push_back(op_end);
+    };
+
+    // Adds one entry; returns false (with a reason) when it cannot be bounded.
+    auto add_entry = [&](const std::vector<token>& toks, std::uint8_t mods, const offset_spec& off,
+                         std::uint32_t name, std::uint32_t owner, std::uint32_t counter,
+                         unsigned target, std::string& why) -> bool {
+        bool nocase = mods & mod_nocase;
+        // split at unbounded gaps
+        std::vector<std::vector<const token*>> parts(1);
+        std::vector<std::uint32_t> gaps{0};
+        for (auto& t : toks) {
+            if (t.kind == token::gap && t.gmax == gap_unbounded) {
+                parts.emplace_back();
+                gaps.push_back(t.gmin);
+            } else {
+                parts.back().push_back(&t);
+            }
+        }
+        if (parts.size() > 4096) { why = "more than 4096 parts"; return false; }
+        entry_rec e{};
+        e.name = name;
+        e.owner = owner;
+        e.counter = counter;
+        e.first_part = static_cast<std::uint32_t>(S.parts.size());
+        e.nparts = static_cast<std::uint16_t>(parts.size());
+        e.pass_mask = static_cast<std::uint8_t>(
+            target == 7 ? unsigned(pass_normalized)
+                        : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u));
+        e.flags = static_cast<std::uint8_t>(((mods & mod_fullword) ? 1 : 0) | (target == 7 ? 2 : 0));
+        e.off_kind = off.kind;
+        e.off_shift = off.shift;
+        e.off_n = off.n;
+        auto eid = static_cast<std::uint32_t>(S.entries.size());
+        std::vector<part_rec> prs;
+        std::vector<std::pair<std::size_t, std::string>> tier_items;
+        for (std::size_t pi = 0; pi < parts.size(); ++pi) {
+            auto& pt = parts[pi];
+            if (pt.empty()) { why = "empty part between gaps"; return false; }
+            // `aa[x-y]HEXSIG` at the very start: the lead byte and its gap stay out of the anchor
+            std::size_t lead_n = (pi == 0 && pt.size() > 2 && pt[0]->kind == token::lit &&
+                                  pt[1]->kind == token::gap && pt[1]->bracket)
+                                     ? 2
+                                     : 0;
+            // best literal run: the lowest expected prefilter cost (stride and gram hits)
+            auto tier_of = [](std::size_t L) -> std::size_t {
+                return L >= 11 ? 0 : L >= 7 ? 1 : L >= 5 ? 2 : L >= 4 ? 3 : L >= 2 ? 4 : 5;
+            };
+            auto best_window = [&](const std::string& run, std::size_t& d_out) {
+                std::size_t ti = tier_of(run.size());
+                unsigned g = keys[ti].gram, st = keys[ti].stride;
+                std::size_t win = g + st - 1;
+                double best = 1e300;
+                d_out = 0;
+                for (std::size_t d = 0; d + win <= run.size(); ++d) {
+                    double c = window_cost(reinterpret_cast<const unsigned char*>(run.data()) + d, g, st);
+                    if (c < best) { best = c; d_out = d; }
+                }
+                return best;
+            };
+            std::size_t best_b = 0, best_len = 0;
+            double best_cost = 1e300;
+            for (std::size_t i = lead_n; i < pt.size();) {
+                if (pt[i]->kind != token::lit) { ++i; continue; }
+                std::size_t j = i;
+                std::string r;
+                while (j < pt.size() && pt[j]->kind == token::lit) {
+                    r += static_cast<char>(nocase ? fold.t[pt[j]->b] : pt[j]->b);
+                    ++j;
+                }
+                std::size_t dd;
+                double c = best_window(r, dd);
+                if (c < best_cost) { best_cost = c; best_b = i; best_len = j - i; }
+                i = j;
+            }
+            if (best_len == 0) { why = "a part between '*' gaps has no fixed byte"; return false; }
+            std::uint64_t lmin = 0, lmax = 0, rmin = 0, rmax = 0;
+            std::vector<const token*> left(pt.begin() + static_cast<std::ptrdiff_t>(lead_n),
+                                           pt.begin() + static_cast<std::ptrdiff_t>(best_b));
+            for (auto* t : left) part_builder::span_of(*t, lmin, lmax);
+            for (std::size_t i = best_b; i < pt.size(); ++i) part_builder::span_of(*pt[i], rmin, rmax);
+            if (lmax + rmax > max_part_span) { why = "a part spans more than 65535 bytes"; return false; }
+            part_rec pr{};
+            pr.entry = eid;
+            pr.min_gap = gaps[pi];
+            pr.left_min = static_cast<std::uint16_t>(lmin);
+            pr.left_max = static_cast<std::uint16_t>(lmax);
+            pr.right_min = static_cast<std::uint16_t>(rmin);
+            pr.right_max = static_cast<std::uint16_t>(rmax);
+            pr.left = static_cast<std::uint32_t>(S.prog.size());
+            reverse_prog(left, nocase, S.prog);
+            pr.lead = no_lead;
+            if (lead_n) {
+                pr.lead = static_cast<std::uint32_t>(S.prog.size());
+                reverse_prog(std::vector<const token*>(pt.begin(), pt.begin() + 2), nocase, S.prog);
+            }
+            pr.right = static_cast<std::uint32_t>(S.prog.size());
+            // anchor literal as one op (runs merged), then the rest
+            {
+                std::size_t i = best_b;
+                while (i < best_b + best_len) {
+                    std::size_t n = std::min<std::size_t>(255, best_b + best_len - i);
+                    S.prog.push_back(nocase ? op_liti : op_lit);
+                    S.prog.push_back(static_cast<unsigned char>(n));
+                    for (std::size_t k = 0; k < n; ++k)
+                        S.prog.push_back(nocase ? fold.t[pt[i + k]->b] : pt[i + k]->b);
+                    i += n;
+                }
+                for (std::size_t k = best_b + best_len; k < pt.size(); ++k)
+                    part_builder::emit_token(S.prog, *pt[k], nocase);
+                S.prog.push_back(op_end);
+            }
+            std::string run;
+            for (std::size_t k = 0; k < best_len; ++k)
+                run += static_cast<char>(nocase ? fold.t[pt[best_b + k]->b] : pt[best_b + k]->b);
+            std::size_t ti = tier_of(run.size());
+            std::size_t win = keys[ti].gram + keys[ti].stride - 1;
+            std::size_t bd = 0;
+            (void)best_window(run, bd);
+            if (nocase) ti += 6;
+            pr.gram_delta = static_cast<std::uint16_t>(bd);
+            prs.push_back(pr);
+            tier_items.push_back({ti, run.substr(bd, win)});
+        }
+        // Direct-checked: single part at a fixed offset.
+        bool direct = parts.size() == 1 && off.kind != offset_spec::any;
+        for (std::size_t pi = 0; pi < prs.size(); ++pi) {
+            auto pid = static_cast<std::uint32_t>(S.parts.size());
+            S.parts.push_back(prs[pi]);
+            if (!direct) per_tier[tier_items[pi].first].push_back({pid, tier_items[pi].second});
+        }
+        S.entries.push_back(e);
+        if (direct) (off.kind == offset_spec::absolute ? S.direct_abs : S.direct_eof).push_back(eid);
+        return true;
+    };
+
+    auto widen = [](const std::vector<token>& in) {
+        std::vector<token> o;
+        token z;
+        z.kind = token::lit;
+        z.b = 0;
+        for (auto& t : in) {
+            if (t.kind == token::gap) { o.push_back(t); continue; }
+            token c = t;
+            if (c.kind == token::alt || c.kind == token::nalt) {
+                for (auto& a : c.alts) {
+                    std::string w;
+                    for (char ch : a) { w += ch; w += '\0'; }
+                    a = w;
+                }
+                o.push_back(c);
+            } else {
+                o.push_back(c);
+                o.push_back(z);
+            }
+        }
+        return o;
+    };
+
+    // .ndb
+    for (auto& b : db.bodies) {
+        if (db.ignored.count(b.name)) continue;
+        std::string why;
+        if (!add_entry(b.tokens, 0, b.offset, name_id(b.name), no_owner, 0, b.target, why)) {
+            db.skipped.push_back({b.name, why, b.source});
+            continue;
+        }
+        ++out.stats_.body_sigs;
+    }
+    // .ldb
+    std::uint32_t counters = 0;
+    for (auto& L : db.logicals) {
+        if (db.ignored.count(L.name)) continue;
+        auto lidx = static_cast<std::uint32_t>(S.lsigs.size());
+        auto save_entries = S.entries.size();
+        auto save_parts = S.parts.size();
+        auto save_prog = S.prog.size();
+        auto save_abs = S.direct_abs.size(), save_eof = S.direct_eof.size();
+        std::vector<std::size_t> save_tier;
+        for (auto& t : per_tier) save_tier.push_back(t.size());
+        std::string why;
+        bool okk = true;
+        for (std::size_t k = 0; k < L.subs.size() && okk; ++k) {
+            auto& sb = L.subs[k];
+            bool wide = sb.mods & mod_wide;
+            bool ascii = (sb.mods & mod_ascii) || !wide;
+            if (ascii) okk = add_entry(sb.tokens, sb.mods, sb.offset, name_id(L.name), lidx, counters + static_cast<std::uint32_t>(k), L.target, why);
+            if (okk && wide) okk = add_entry(widen(sb.tokens), sb.mods, sb.offset, name_id(L.name), lidx, counters + static_cast<std::uint32_t>(k), L.target, why);
+        }
+        if (!okk) {
+            S.entries.resize(save_entries);
+            S.parts.resize(save_parts);
+            S.prog.resize(save_prog);
+            S.direct_abs.resize(save_abs);
+            S.direct_eof.resize(save_eof);
+            for (std::size_t t = 0; t < per_tier.size(); ++t) per_tier[t].resize(save_tier[t]);
+            db.skipped.push_back({L.name, why, L.source});
+            continue;
+        }
+        lsig_rec r{};
+        r.name = name_id(L.name);
+        r.expr_off = static_cast<std::uint32_t>(S.expr.size());
+        r.expr_len = static_cast<std::uint32_t>(L.expr.size());
+        r.first_counter = counters;
+        r.nsubs = static_cast<std::uint32_t>(L.subs.size());
+        r.target = static_cast<std::uint8_t>(L.target);
+        r.has_fsize = L.has_fsize;
+        r.fsize_min = L.fsize_min;
+        r.fsize_max = L.fsize_max;
+        for (auto& x : L.expr) S.expr.push_back({x.kind, x.x, x.y});
+        {
+            std::vector<std::uint32_t> zeros(L.subs.size() + 1, 0);
+            if (eval_expr(std::span<const expr_rec>(S.expr).subspan(r.expr_off), zeros.data())) {
+                r.true_at_zero = 1;
+                S.zero_lsigs.push_back(lidx);
+            }
+        }
+        S.lsigs.push_back(r);
+        counters += static_cast<std::uint32_t>(L.subs.size());
+        ++out.stats_.logical_sigs;
+    }
+    // hashes
+    auto add_hashes = [&](const std::vector<hash_sig>& in, std::vector<hash_rec>& outv) {
+        for (auto& h : in) {
+            if (db.ignored.count(h.name)) continue;
+            hash_rec r{};
+            std::memcpy(r.digest, h.digest.data(), h.digest.size());
+            r.kind = static_cast<std::uint8_t>(h.digest.size());
+            r.size = h.any_size ? no_pos : h.size;
+            r.name = name_id(h.name);
+            outv.push_back(r);
+        }
+        std::sort(outv.begin(), outv.end(), [](const hash_rec& a, const hash_rec& b) {
+            if (a.kind != b.kind) return a.kind < b.kind;
+            return std::memcmp(a.digest, b.digest, 32) < 0;
+        });
+    };
+    add_hashes(db.hashes, S.hashes);
+    add_hashes(db.allow, S.allow);
+    for (auto* l : {&S.hashes, &S.allow})
+        for (auto& h : *l) {
+            const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
+            std::uint64_t sz = h.size == no_pos ? any : std::min<std::uint64_t>(h.size, any - 1);
+            S.hash_sizes.push_back(std::uint64_t(h.kind) << 56 | sz);
+        }
+    std::sort(S.hash_sizes.begin(), S.hash_sizes.end());
+    S.hash_sizes.erase(std::unique(S.hash_sizes.begin(), S.hash_sizes.end()), S.hash_sizes.end());
+    out.stats_.hash_sigs = S.hashes.size();
+    out.stats_.version = db.version;
+
+    // prefilter tiers
+    for (std::size_t t = 0; t < std::size(keys); ++t) {
+        auto& items = per_tier[t];
+        if (items.empty()) continue;
+        tier_rec tr{};
+        tr.gram = static_cast<std::uint8_t>(keys[t].gram);
+        tr.stride = static_cast<std::uint8_t>(keys[t].stride);
+        tr.fold = keys[t].fold;
+        std::vector<gram_entry> ents;
+        for (auto& it : items)
+            for (unsigned k = 0; k < tr.stride; ++k)
+                ents.push_back({load_gram(reinterpret_cast<const unsigned char*>(it.window.data()) + k, tr.gram, false),
+                                it.part << 3 | k});
+        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : prefilter_min_bits;
+        if (tr.gram == 4)
+            while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
+        unsigned tb = 4;
+        while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
+        tr.bits_log2 = bits;
+        tr.table_log2 = tb;
+        tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
+        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << bits) / 64);
+        S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        tr.bitmap2_off = tr.bitmap_off;
+        if (tr.gram == 4) {
+            tr.bitmap2_off = static_cast<std::uint32_t>(S.bitmaps.size());
+            S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        }
+        for (auto& e : ents) {
+            auto h = tr.gram == 4 ? hash32(e.gram, bits) : e.gram;
+            S.bitmaps[tr.bitmap_off + h / 64] |= std::uint64_t(1) << (h % 64);
+            if (tr.gram == 4) {
+                auto h2 = hash32c(e.gram, bits);
+                S.bitmaps[tr.bitmap2_off + h2 / 64] |= std::uint64_t(1) << (h2 % 64);
+            }
+        }
+        std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
+            auto ha = hash32b(a.gram, tb), hb = hash32b(b.gram, tb);
+            return ha != hb ? ha < hb : a.part_k < b.part_k;
+        });
+        tr.bucket_off = static_cast<std::uint32_t>(S.buckets.size());
+        tr.entries_off = static_cast<std::uint32_t>(S.grams.size());
+        tr.nentries = static_cast<std::uint32_t>(ents.size());
+        std::size_t nb = std::size_t(1) << tb;
+        std::size_t j = 0;
+        for (std::size_t b = 0; b <= nb; ++b) {
+            while (j < ents.size() && hash32b(ents[j].gram, tb) < b) ++j;
+            S.buckets.push_back(static_cast<std::uint32_t>(j));
+        }
+        S.grams.insert(S.grams.end(), ents.begin(), ents.end());
+        out.stats_.prefilter_entries += ents.size();
+        S.tiers.push_back(tr);
+    }
+    // direct lists
+    std::sort(S.direct_abs.begin(), S.direct_abs.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return S.entries[a].off_n < S.entries[b].off_n;
+    });
+    out.stats_.parts = S.parts.size();
+    // zero-true logical signatures, counters, spans
+    out.own_.bind(out.v_);
+    out.v_.ncounters = counters;
+    std::uint32_t pu = 0;
+    for (auto& e : S.entries) pu |= e.pass_mask;
+    for (auto& l : S.lsigs)
+        pu |= l.target == 7 ? unsigned(pass_normalized)
+                            : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u);
+    out.v_.pass_union = pu;
+    std::uint32_t ml = 0, gd = 0;
+    std::uint64_t ek = 0;
+    for (auto& p : S.parts) {
+        ml = std::max<std::uint32_t>(ml, p.left_max + (p.lead != no_lead ? 34u : 0u));
+        gd = std::max<std::uint32_t>(gd, p.gram_delta + 8 + 4);
+    }
+    for (auto id : S.direct_eof) {
+        auto& e = S.entries[id];
+        auto& p = S.parts[e.first_part];
+        ek = std::max<std::uint64_t>(ek, e.off_n + p.left_max + p.right_max + 1);
+    }
+    out.v_.max_left = ml;
+    out.v_.max_gd = gd;
+    out.v_.eof_keep = ek;
+    return out;
+}
+
+inline std::size_t compiled_db::bytes() const noexcept {
+    return v_.entries.size_bytes() + v_.parts.size_bytes() + v_.prog.size_bytes() +
+           v_.strings.size_bytes() + v_.tiers.size_bytes() + v_.bitmaps.size_bytes() +
+           v_.buckets.size_bytes() + v_.grams.size_bytes() + v_.lsigs.size_bytes() +
+           v_.expr.size_bytes() + v_.direct_abs.size_bytes() + v_.direct_eof.size_bytes() +
+           v_.zero_lsigs.size_bytes() + v_.hashes.size_bytes() + v_.allow.size_bytes() +
+           v_.hash_sizes.size_bytes();
+}
+
+namespace detail {
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '2'};
+struct file_header {
+    char magic[8];
+    std::uint32_t endian = 0x01020304;
+    std::uint32_t narrays = 16;
+    std::uint64_t body_sigs, logical_sigs, hash_sigs, parts, prefilter_entries;
+    std::uint32_t version, ncounters, max_left, max_gd, pass_union, pad;
+    std::uint64_t eof_keep;
+    std::uint64_t off[16], len[16]; ///< byte offset and element count of each array
+};
+} // namespace detail
+
+inline result<void> compiled_db::save(const std::string& path) const {
+    using namespace detail;
+    file_header h{};
+    std::memcpy(h.magic, db_magic, 8);
+    h.endian = 0x01020304;
+    h.narrays = 16;
+    h.body_sigs = stats_.body_sigs; h.logical_sigs = stats_.logical_sigs; h.hash_sigs = stats_.hash_sigs;
+    h.parts = stats_.parts; h.prefilter_entries = stats_.prefilter_entries; h.version = stats_.version;
+    h.ncounters = v_.ncounters; h.max_left = v_.max_left; h.max_gd = v_.max_gd;
+    h.pass_union = v_.pass_union; h.eof_keep = v_.eof_keep;
+    std::string blob(sizeof h, '\0');
+    std::size_t i = 0;
+    auto put = [&](auto sp) {
+        while (blob.size() % 64) blob.push_back('\0');
+        h.off[i] = blob.size();
+        h.len[i] = sp.size();
+        blob.append(reinterpret_cast<const char*>(sp.data()), sp.size_bytes());
+        ++i;
+    };
+    put(v_.entries); put(v_.parts); put(v_.prog); put(v_.strings); put(v_.tiers); put(v_.bitmaps);
+    put(v_.buckets); put(v_.grams); put(v_.lsigs); put(v_.expr); put(v_.direct_abs);
+    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow); put(v_.hash_sizes);
+    std::memcpy(blob.data(), &h, sizeof h);
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return error::from_errno("save compiled database").subject(tmp);
+    unique_fd owner(fd);
+    auto w = write_all(fd, std::string_view(blob));
+    if (!w) {
+        ::unlink(tmp.c_str());
+        return std::move(w).error().subject(tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        auto e = error::from_errno("save compiled database").subject(path);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    return ok();
+}
+
+inline result<compiled_db> compiled_db::load(const std::string& path) {
+    using namespace detail;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return error::from_errno("load compiled database").subject(path);
+    unique_fd owner(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return error::from_errno("load compiled database").subject(path);
+    auto size = static_cast<std::size_t>(st.st_size);
+    auto bad = [&](const char* why) {
+        return error(errc::parse_error, "load compiled database").subject(path).note(why);
+    };
+    if (size < sizeof(file_header)) return bad("shorter than its header");
+    void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) return error::from_errno("mmap compiled database").subject(path);
+    compiled_db out;
+    out.map_ = m;
+    out.map_len_ = size;
+    file_header h;
+    std::memcpy(&h, m, sizeof h);
+    if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
+    if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
+    auto* base = static_cast<const unsigned char*>(m);
+    std::size_t i = 0;
+    bool fail = false;
+    auto get = [&](auto& sp) {
+        using T = typename std::remove_reference_t<decltype(sp)>::element_type;
+        std::uint64_t off = h.off[i], n = h.len[i];
+        ++i;
+        if (off % alignof(T) || off > size || n > (size - off) / sizeof(T)) {
+            fail = true;
+            return;
+        }
+        sp = std::span<T>(reinterpret_cast<T*>(base + off), n);
+    };
+    auto& v = out.v_;
+    get(v.entries); get(v.parts); get(v.prog); get(v.strings); get(v.tiers); get(v.bitmaps);
+    get(v.buckets); get(v.grams); get(v.lsigs); get(v.expr); get(v.direct_abs); get(v.direct_eof);
+    get(v.zero_lsigs); get(v.hashes); get(v.allow); get(v.hash_sizes);
+    if (fail) return bad("an array lies outside the file");
+    // Cross-references are checked once here so scanning can trust them.
+    if (v.strings.empty() && (!v.entries.empty() || !v.hashes.empty())) return bad("no string table");
+    if (!v.strings.empty() && v.strings.back() != '\0') return bad("string table not terminated");
+    if (v.prog.empty() && !v.parts.empty()) return bad("no programs");
+    if (!v.prog.empty() && v.prog.back() != op_end) return bad("program table not terminated");
+    for (auto& e : v.entries)
+        if (e.name >= v.strings.size() || e.first_part + std::uint64_t(e.nparts) > v.parts.size() ||
+            (e.owner != no_owner && (e.owner >= v.lsigs.size() || e.counter >= h.ncounters)))
+            return bad("entry out of range");
+    for (auto& p : v.parts)
+        if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
+            (p.lead != no_lead && p.lead >= v.prog.size()))
+            return bad("part out of range");
+    for (auto& t : v.tiers) {
+        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);
+        if (t.bits_log2 > 24 || t.bits_log2 < 8 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
+            t.bitmap2_off + words > v.bitmaps.size() ||
+            t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
+            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4) ||
+            t.stride == 0 || t.stride > 8)
+            return bad("prefilter tier out of range");
+        for (std::size_t b = 0; b <= (std::size_t(1) << t.table_log2); ++b)
+            if (v.buckets[t.bucket_off + b] > t.nentries) return bad("bucket out of range");
+    }
+    for (auto& g : v.grams)
+        if ((g.part_k >> 3) >= v.parts.size()) return bad("prefilter entry out of range");
+    for (auto& l : v.lsigs)
+        if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
+            l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)
+            return bad("logical signature out of range");
+    for (auto* d : {&v.direct_abs, &v.direct_eof})
+        for (auto id : *d)
+            if (id >= v.entries.size()) return bad("direct list out of range");
+    for (auto* l : {&v.hashes, &v.allow})
+        for (auto& r : *l)
+            if (r.name >= v.strings.size()) return bad("hash name out of range");
+    v.ncounters = h.ncounters;
+    v.max_left = h.max_left;
+    v.max_gd = h.max_gd;
+    v.pass_union = h.pass_union;
+    v.eof_keep = h.eof_keep;
+    out.stats_.body_sigs = h.body_sigs;
+    out.stats_.logical_sigs = h.logical_sigs;
+    out.stats_.hash_sigs = h.hash_sigs;
+    out.stats_.parts = h.parts;
+    out.stats_.prefilter_entries = h.prefilter_entries;
+    out.stats_.version = h.version;
+    return out;
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/engine.hpp ----
+// ---- begin bulkhead/sig/matcher.hpp ----
+/// \file sig/matcher.hpp
+/// Running a compiled_db over bytes: `scan_state` (per-thread scratch, reused across files)
+/// and `stream` (one pass over one buffer, fed whole or in chunks). Matches across chunk
+/// boundaries are found: the stream keeps the tail its pending candidates, fixed-offset
+/// signatures and EOF-relative signatures still need, and nothing more.
+
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// Per-pass switches.
+struct match_options {
+    bool all_matches = false;   ///< keep scanning after the first detection
+    bool normalized_any = true; ///< in the normalized pass, also run target-0 signatures
+};
+
+/// Scratch for one thread; construct once per thread per database and reuse.
+class scan_state {
+public:
+    explicit scan_state(const compiled_db& db)
+        : db_(&db),
+          best_end_(db.v_.parts.size(), detail::no_pos),
+          chain_start_(db.v_.parts.size(), detail::no_pos),
+          counts_(db.v_.ncounters + 1, 0),
+          done_(db.v_.entries.size(), 0) {}
+
+    [[nodiscard]] const compiled_db& db() const noexcept { return *db_; }
+
+private:
+    friend class stream;
+    void reset() noexcept {
+        for (auto p : touched_parts_) best_end_[p] = chain_start_[p] = detail::no_pos;
+        touched_parts_.clear();
+        for (auto c : touched_counts_) counts_[c] = 0;
+        touched_counts_.clear();
+        for (auto e : touched_done_) done_[e] = 0;
+        touched_done_.clear();
+    }
+    const compiled_db* db_;
+    std::vector<std::uint64_t> best_end_, chain_start_;
+    std::vector<std::uint32_t> touched_parts_;
+    std::vector<std::uint32_t> counts_, touched_counts_;
+    std::vector<std::uint8_t> done_;
+    std::vector<std::uint32_t> touched_done_;
+    std::vector<std::uint32_t> s1_, s2_, e1_, e2_;
+};
+
+namespace detail {
+
+/// Runs one part program over a set of positions (sorted, unique, relative to `w`).
+/// Forward programs consume bytes at [p, p+n); backward ones the bytes at [p-n, p).
+/// Returns false when no position survives or the program is malformed.
+inline bool run_prog(std::span<const unsigned char> prog, std::size_t pc, const unsigned char* w,
+                     std::uint32_t wlen, std::vector<std::uint32_t>& cur,
+                     std::vector<std::uint32_t>& tmp, bool fwd) {
+    auto need = [&](std::size_t k) { return prog.size() - pc >= k; };
+    auto sort_unique = [&]() {
+        std::sort(tmp.begin(), tmp.end());
+        tmp.erase(std::unique(tmp.begin(), tmp.end()), tmp.end());
+        cur.swap(tmp);
+    };
+    for (;;) {
+        if (!need(1)) return false;
+        unsigned char o = prog[pc++];
+        std::size_t out = 0;
+        switch (o) {
+        case op_end: return !cur.empty();
+        case op_lit:
+        case op_liti: {
+            if (!need(1)) return false;
+            unsigned n = prog[pc];
+            if (!need(1 + std::size_t(n))) return false;
+            const unsigned char* b = prog.data() + pc + 1;
+            pc += 1 + n;
+            for (auto p : cur) {
+                if (fwd ? (wlen - p < n) : (p < n)) continue;
+                const unsigned char* d = w + (fwd ? p : p - n);
+                bool eq = true;
+                if (o == op_lit) eq = std::memcmp(d, b, n) == 0;
+                else
+                    for (unsigned k = 0; k < n && eq; ++k) eq = fold.t[d[k]] == b[k];
+                if (eq) cur[out++] = fwd ? p + n : p - n;
+            }
+            cur.resize(out);
+            break;
+        }
+        case op_mask:
+        case op_set: {
+            std::size_t len = o == op_mask ? 2 : 32;
+            if (!need(len)) return false;
+            const unsigned char* a = prog.data() + pc;
+            pc += len;
+            for (auto p : cur) {
+                if (fwd ? (wlen - p < 1) : (p < 1)) continue;
+                unsigned char c = w[fwd ? p : p - 1];
+                bool okc = o == op_mask ? (c & a[1]) == a[0] : ((a[c >> 3] >> (c & 7)) & 1) != 0;
+                if (okc) cur[out++] = fwd ? p + 1 : p - 1;
+            }
+            cur.resize(out);
+            break;
+        }
+        case op_any: {
+            if (!need(2)) return false;
+            unsigned n = prog[pc] | unsigned(prog[pc + 1]) << 8;
+            pc += 2;
+            for (auto p : cur) {
+                if (fwd ? (wlen - p < n) : (p < n)) continue;
+                cur[out++] = fwd ? p + n : p - n;
+            }
+            cur.resize(out);
+            break;
+        }
+        case op_gap: {
+            if (!need(4)) return false;
+            std::uint32_t mn = prog[pc] | unsigned(prog[pc + 1]) << 8;
+            std::uint32_t mx = prog[pc + 2] | unsigned(prog[pc + 3]) << 8;
+            pc += 4;
+            tmp.clear();
+            if (fwd) {
+                // Sorted input: merge the windows [p+mn, p+mx] without duplicates.
+                std::uint64_t next = 0;
+                for (auto p : cur) {
+                    std::uint64_t lo = std::uint64_t(p) + mn, hi = std::min<std::uint64_t>(std::uint64_t(p) + mx, wlen);
+                    if (lo < next) lo = next;
+                    for (std::uint64_t q = lo; q <= hi; ++q) tmp.push_back(static_cast<std::uint32_t>(q));
+                    if (hi + 1 > next) next = hi + 1;
+                }
+                cur.swap(tmp);
+            } else {
+                for (auto p : cur) {
+                    if (p < mn) continue;
+                    std::uint32_t hi = p - mn, lo = p >= mx ? p - mx : 0;
+                    for (std::uint32_t q = lo; q <= hi; ++q) tmp.push_back(q);
+                }
+                sort_unique();
+            }
+            break;
+        }
+        case op_alt:
+        case op_alti:
+        case op_nalt: {
+            if (!need(1)) return false;
+            unsigned cnt = prog[pc++];
+            std::size_t start = pc;
+            // validate the alternatives' extent first
+            for (unsigned k = 0; k < cnt; ++k) {
+                if (!need(1)) return false;
+                unsigned l = prog[pc];
+                if (!need(1 + std::size_t(l))) return false;
+                pc += 1 + l;
+            }
+            tmp.clear();
+            for (auto p : cur) {
+                std::size_t q = start;
+                bool any_eq = false;
+                unsigned nl = 0;
+                for (unsigned k = 0; k < cnt; ++k) {
+                    unsigned l = prog[q];
+                    const unsigned char* b = prog.data() + q + 1;
+                    q += 1 + l;
+                    nl = l;
+                    if (fwd ? (wlen - p < l) : (p < l)) continue;
+                    const unsigned char* d = w + (fwd ? p : p - l);
+                    bool eq = true;
+                    if (o == op_alti)
+                        for (unsigned z = 0; z < l && eq; ++z) eq = fold.t[d[z]] == b[z];
+                    else
+                        eq = std::memcmp(d, b, l) == 0;
+                    if (o == op_nalt) {
+                        if (eq) any_eq = true;
+                    } else if (eq) {
+                        tmp.push_back(fwd ? p + l : p - l);
+                    }
+                }
+                if (o == op_nalt && !any_eq && cnt && !(fwd ? (wlen - p < nl) : (p < nl)))
+                    tmp.push_back(fwd ? p + nl : p - nl);
+            }
+            sort_unique();
+            break;
+        }
+        default: return false;
+        }
+        if (cur.empty()) return false;
+    }
+}
+
+struct candidate {
+    std::uint64_t anchor;
+    std::uint32_t part;
+    bool operator<(const candidate& o) const noexcept {
+        return anchor != o.anchor ? anchor < o.anchor : part < o.part;
+    }
+};
+
+} // namespace detail
+
+/// One pass over one buffer. Feed it whole (`scan`) or in chunks (`feed` ... `finish`).
+class stream {
+public:
+    /// `total_size`: the buffer's full size when known up front (needed in streaming mode for
+    /// multi-part signatures with EOF-relative offsets); `file_size` feeds .ldb FileSize.
+    stream(scan_state& st, std::uint8_t pass, const match_options& opt = {},
+           std::optional<std::uint64_t> total_size = std::nullopt,
+           std::optional<std::uint64_t> file_size = std::nullopt)
+        : st_(st), db_(*st.db_), v_(db_.v_), pass_(pass), opt_(opt), size_(total_size),
+          file_size_(file_size), next_p_(v_.tiers.size(), 0) {
+        st_.reset();
+    }
+
+    /// Scans a complete buffer in place (no copy).
+    void scan(std::span<const unsigned char> all) {
+        size_ = all.size();
+        process(all.data(), all.size(), 0, true);
+        end_pass(all.size());
+    }
+    /// Feeds the next chunk.
+    void feed(std::span<const unsigned char> chunk) {
+        if (stop_ || finished_) return;
+        buf_.insert(buf_.end(), chunk.begin(), chunk.end());
+        process(buf_.data(), buf_.size(), base_, false);
+        trim();
+    }
+    /// Ends the stream: EOF-relative signatures and logical signatures are decided here.
+    void finish() {
+        if (finished_) return;
+        std::uint64_t total = base_ + buf_.size();
+        if (!size_) size_ = total;
+        if (!stop_) process(buf_.data(), buf_.size(), base_, true);
+        end_pass(total);
+    }
+
+    [[nodiscard]] const std::vector<match>& matches() const noexcept { return matches_; }
+    [[nodiscard]] std::vector<match>& matches() noexcept { return matches_; }
+    /// Signatures that could not be decided (EOF-relative while streaming without a size, or
+    /// an EOF window larger than the kept tail).
+    [[nodiscard]] std::size_t undecided() const noexcept { return undecided_; }
+    [[nodiscard]] bool stopped() const noexcept { return stop_; }
+    /// Bytes held back between chunks (for tests of the bound).
+    [[nodiscard]] std::size_t buffered() const noexcept { return buf_.size(); }
+
+private:
+    using part_rec = detail::part_rec;
+    using entry_rec = detail::entry_rec;
+
+    [[nodiscard]] bool entry_active(const entry_rec& e) const noexcept {
+        if (!(e.pass_mask & pass_)) return false;
+        if (pass_ == pass_normalized && !(e.flags & 2) && !opt_.normalized_any) return false;
+        return true;
+    }
+
+    void fire(std::uint32_t eid, std::uint64_t off) {
+        const auto& e = v_.entries[eid];
+        if (e.owner == detail::no_owner) {
+            if (st_.done_[eid]) return;
+            st_.done_[eid] = 1;
+            st_.touched_done_.push_back(eid);
+            matches_.push_back({db_.name(e.name), off, pass_});
+            if (!opt_.all_matches) stop_ = true;
+        } else {
+            if (st_.counts_[e.counter]++ == 0) st_.touched_counts_.push_back(e.counter);
+        }
+    }
+
+    /// Verifies a candidate; the window holds absolute bytes [wbase, wbase+wlen).
+    void verify(const detail::candidate& c, const unsigned char* w, std::size_t wlen, std::uint64_t wbase, bool final) {
+        const part_rec& P = v_.parts[c.part];
+        const entry_rec& E = v_.entries[P.entry];
+        if (!entry_active(E)) return;
+        if (E.owner == detail::no_owner && st_.done_[P.entry]) return;
+        std::uint32_t pidx = c.part - E.first_part;
+        if (pidx > 0 && st_.best_end_[c.part - 1] == detail::no_pos) return;
+        // A chain part can only matter if it could end before the best end seen so far: every
+        // end of this candidate is >= its anchor. This keeps frequent anchors of '*'-joined
+        // parts from being re-verified once the chain has moved on.
+        if (pidx + 1u < E.nparts && c.anchor >= st_.best_end_[c.part]) return;
+        if (c.anchor < wbase || c.anchor > wbase + wlen) return;
+        auto wl = static_cast<std::uint32_t>(wlen);
+        auto a = static_cast<std::uint32_t>(c.anchor - wbase);
+        auto& ends = st_.e1_;
+        ends.assign(1, a);
+        if (!detail::run_prog(v_.prog, P.right, w, wl, ends, st_.e2_, true)) return;
+        auto& starts = st_.s1_;
+        starts.assign(1, a);
+        if (!detail::run_prog(v_.prog, P.left, w, wl, starts, st_.s2_, false)) return;
+        bool full = E.flags & 1;
+        bool last = pidx + 1u == E.nparts;
+        // filter starts
+        std::uint64_t lo = 0, hi = detail::no_pos;
+        if (pidx == 0) {
+            if (E.off_kind == offset_spec::absolute) {
+                lo = E.off_n;
+                hi = E.off_n + E.off_shift;
+            } else if (E.off_kind == offset_spec::eof_minus) {
+                if (!size_) { ++undecided_; return; }
+                if (E.off_n > *size_) return;
+                lo = *size_ - E.off_n;
+                hi = lo + E.off_shift;
+            }
+        } else {
+            lo = st_.best_end_[c.part - 1] + P.min_gap;
+        }
+        std::uint64_t smin = detail::no_pos;
+        if (P.lead != detail::no_lead) {
+            // offsets apply to the HEXSIG after `aa[x-y]`; then the lead must match before it
+            std::size_t k = 0;
+            for (auto s : starts)
+                if (wbase + s >= lo && wbase + s <= hi) starts[k++] = s;
+            starts.resize(k);
+            if (starts.empty() || !detail::run_prog(v_.prog, P.lead, w, wl, starts, st_.s2_, false)) return;
+            lo = 0;
+            hi = detail::no_pos;
+        }
+        for (auto s : starts) {
+            std::uint64_t abs = wbase + s;
+            if (abs < lo || abs > hi) continue;
+            if (full && pidx == 0 && s > 0 && detail::is_alnum(w[s - 1])) continue;
+            smin = abs;
+            break;
+        }
+        if (smin == detail::no_pos) return;
+        std::uint64_t emin = detail::no_pos;
+        for (auto e : ends) {
+            if (full && last) {
+                if (e < wl && detail::is_alnum(w[e])) continue;
+                if (e == wl && !final) continue;
+            }
+            emin = wbase + e;
+            break;
+        }
+        if (emin == detail::no_pos) return;
+        if (!last) {
+            if (st_.best_end_[c.part] == detail::no_pos) st_.touched_parts_.push_back(c.part);
+            if (emin < st_.best_end_[c.part]) st_.best_end_[c.part] = emin;
+            if (pidx == 0 && st_.chain_start_[c.part] == detail::no_pos) st_.chain_start_[c.part] = smin;
+            return;
+        }
+        fire(P.entry, pidx == 0 ? smin : st_.chain_start_[E.first_part]);
+    }
+
+    void scan_tier(std::size_t t, const unsigned char* w, std::uint64_t wbase, std::uint64_t end,
+                   std::uint64_t blk_end) {
+        const auto& T = v_.tiers[t];
+        std::uint64_t p = next_p_[t];
+        if (end < T.gram) return;
+        std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
+        const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
+        const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
+        const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
+        const unsigned S = T.stride, G = T.gram, bits = T.bits_log2, tb = T.table_log2;
+        const bool f = T.fold;
+        const unsigned char* prog = v_.prog.data();
+        auto hit = [&](std::uint64_t q, std::uint32_t g) {
+            std::uint32_t hb = detail::hash32b(g, tb);
+            for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
+                if (ge[j].gram != g) continue;
+                std::uint32_t part = ge[j].part_k >> 3, k = ge[j].part_k & 7;
+                const auto& P = v_.parts[part];
+                std::uint64_t back = k + P.gram_delta;
+                if (q < back) continue;
+                std::uint64_t a = q - back;
+                // Cheap reject: the anchor literal (the right program's first op) in place.
+                const unsigned char* rp = prog + P.right;
+                if (a >= wbase && (rp[0] == detail::op_lit || rp[0] == detail::op_liti) &&
+                    a + rp[1] <= end) {
+                    const unsigned char* d = w + (a - wbase);
+                    if (rp[0] == detail::op_lit) {
+                        if (std::memcmp(d, rp + 2, rp[1]) != 0) continue;
+                    } else {
+                        bool eq = true;
+                        for (unsigned z = 0; z < rp[1] && eq; ++z) eq = detail::fold.t[d[z]] == rp[2 + z];
+                        if (!eq) continue;
+                    }
+                }
+                if (v_.entries[P.entry].nparts == 1) single_.push_back({a, part});
+                else cands_.push_back({a, part});
+            }
+        };
+        const std::uint64_t* bm2 = v_.bitmaps.data() + T.bitmap2_off;
+        if (G == 4 && !f) {
+            const unsigned sh = 32 - bits;
+            for (; p < lim; p += S) {
+                std::uint32_t g;
+                std::memcpy(&g, w + (p - wbase), 4);
+                std::uint32_t h = (g * 0x9e3779b1u) >> sh;
+                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
+                std::uint32_t h2 = (g * 0xc2b2ae35u) >> sh;
+                if ((bm2[h2 >> 6] >> (h2 & 63)) & 1) hit(p, g);
+            }
+        } else {
+            for (; p < lim; p += S) {
+                std::uint32_t g = detail::load_gram(w + (p - wbase), G, f);
+                std::uint32_t h = G == 4 ? detail::hash32(g, bits) : g;
+                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
+                if (G == 4) {
+                    std::uint32_t h2 = detail::hash32c(g, bits);
+                    if (!((bm2[h2 >> 6] >> (h2 & 63)) & 1)) continue;
+                }
+                hit(p, g);
+            }
+        }
+        next_p_[t] = p;
+    }
+
+    [[nodiscard]] bool verifiable(const detail::candidate& c, std::uint64_t end, bool final) const noexcept {
+        if (final) return true;
+        return c.anchor + v_.parts[c.part].right_max + 1 <= end;
+    }
+
+    void drain(const unsigned char* w, std::size_t wlen, std::uint64_t wbase, bool final) {
+        std::uint64_t end = wbase + wlen;
+        while (pend_head_ < pending_.size() && !stop_) {
+            auto& c = pending_[pend_head_];
+            if (!verifiable(c, end, final)) break;
+            verify(c, w, wlen, wbase, final);
+            ++pend_head_;
+        }
+        if (pend_head_ == pending_.size()) {
+            pending_.clear();
+            pend_head_ = 0;
+        }
+    }
+
+    void release(std::uint64_t limit) {
+        if (cands_.empty()) return;
+        std::sort(cands_.begin(), cands_.end());
+        std::size_t n = 0;
+        while (n < cands_.size() && cands_[n].anchor < limit) ++n;
+        pending_.insert(pending_.end(), cands_.begin(), cands_.begin() + static_cast<std::ptrdiff_t>(n));
+        cands_.erase(cands_.begin(), cands_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+
+    void check_direct(std::uint32_t eid, const unsigned char* w, std::size_t wlen, std::uint64_t wbase, bool final) {
+        const auto& E = v_.entries[eid];
+        if (!entry_active(E) || (E.owner == detail::no_owner && st_.done_[eid])) return;
+        const auto& P = v_.parts[E.first_part];
+        std::uint64_t s0;
+        if (E.off_kind == offset_spec::absolute) {
+            s0 = E.off_n;
+        } else {
+            if (!size_ || E.off_n > *size_) return;
+            s0 = *size_ - E.off_n;
+        }
+        std::uint64_t a0 = s0 + P.left_min, a1 = s0 + E.off_shift + P.left_max;
+        std::uint64_t end = wbase + wlen;
+        std::uint64_t need_from = s0 > 0 ? s0 - 1 : 0; // one byte before, for ::f
+        if (need_from < wbase) { ++undecided_; return; }
+        for (std::uint64_t a = a0; a <= a1 && a <= end && !stop_; ++a) {
+            if (E.owner == detail::no_owner && st_.done_[eid]) return;
+            verify({a, E.first_part}, w, wlen, wbase, final);
+        }
+    }
+
+    void process(const unsigned char* w, std::size_t wlen, std::uint64_t wbase, bool final) {
+        std::uint64_t end = wbase + wlen;
+        drain(w, wlen, wbase, final);
+        if (!v_.tiers.empty()) {
+            std::uint64_t cur = *std::min_element(next_p_.begin(), next_p_.end());
+            while (!stop_) {
+                std::uint64_t blk_end = std::min<std::uint64_t>(cur + 65536, end);
+                for (std::size_t t = 0; t < v_.tiers.size(); ++t) scan_tier(t, w, wbase, end, blk_end);
+                bool last = blk_end >= end;
+                release(final && last ? detail::no_pos : (blk_end > v_.max_gd ? blk_end - v_.max_gd : 0));
+                drain(w, wlen, wbase, final);
+                // Single-part candidates need no ordering: verify now, or hold until their
+                // bytes have arrived.
+                std::size_t keep_n = 0;
+                for (auto& c : single_) {
+                    if (stop_) break;
+                    if (verifiable(c, end, final)) verify(c, w, wlen, wbase, final);
+                    else single_[keep_n++] = c;
+                }
+                single_.resize(stop_ ? 0 : keep_n);
+                if (last) break;
+                cur = blk_end;
+            }
+        }
+        // Fixed absolute offsets, in offset order, once their bytes are here.
+        while (next_direct_ < v_.direct_abs.size() && !stop_) {
+            auto eid = v_.direct_abs[next_direct_];
+            const auto& E = v_.entries[eid];
+            const auto& P = v_.parts[E.first_part];
+            if (!final && E.off_n + E.off_shift + P.left_max + P.right_max + 1 > end) break;
+            check_direct(eid, w, wlen, wbase, final);
+            ++next_direct_;
+        }
+        if (final) {
+            for (auto eid : v_.direct_eof) {
+                if (stop_) break;
+                check_direct(eid, w, wlen, wbase, true);
+            }
+        }
+    }
+
+    void trim() {
+        std::uint64_t end = base_ + buf_.size();
+        std::uint64_t keep = end;
+        for (auto p : next_p_) keep = std::min(keep, p);
+        keep = keep > v_.max_gd + v_.max_left + 1 ? keep - v_.max_gd - v_.max_left - 1 : 0;
+        if (pend_head_ < pending_.size()) {
+            std::uint64_t a = pending_[pend_head_].anchor;
+            keep = std::min(keep, a > v_.max_left + 1 ? a - v_.max_left - 1 : 0);
+        }
+        for (auto* cv : {&cands_, &single_})
+            for (auto& c : *cv) keep = std::min(keep, c.anchor > v_.max_left + 1 ? c.anchor - v_.max_left - 1 : 0);
+        if (next_direct_ < v_.direct_abs.size()) {
+            std::uint64_t n = v_.entries[v_.direct_abs[next_direct_]].off_n;
+            keep = std::min(keep, n > 0 ? n - 1 : 0);
+        }
+        if (!v_.direct_eof.empty()) {
+            std::uint64_t k = std::min<std::uint64_t>(v_.eof_keep, std::uint64_t(64) << 20);
+            keep = std::min(keep, end > k ? end - k : 0);
+        }
+        if (keep > base_) {
+            buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(keep - base_));
+            base_ = keep;
+        }
+    }
+
+    void end_pass(std::uint64_t total) {
+        finished_ = true;
+        if (stop_ && !opt_.all_matches) return;
+        // Logical signatures: those with a counted subsignature, and those true at zero.
+        std::vector<std::uint32_t> ls;
+        for (auto c : st_.touched_counts_) {
+            // counters are laid out per lsig; find the owner by binary search on first_counter
+            auto it = std::upper_bound(v_.lsigs.begin(), v_.lsigs.end(), c,
+                                       [](std::uint32_t x, const detail::lsig_rec& l) { return x < l.first_counter; });
+            if (it != v_.lsigs.begin()) ls.push_back(static_cast<std::uint32_t>(it - v_.lsigs.begin() - 1));
+        }
+        ls.insert(ls.end(), v_.zero_lsigs.begin(), v_.zero_lsigs.end());
+        std::sort(ls.begin(), ls.end());
+        ls.erase(std::unique(ls.begin(), ls.end()), ls.end());
+        std::uint64_t fsz = file_size_ ? *file_size_ : total;
+        for (auto li : ls) {
+            const auto& L = v_.lsigs[li];
+            bool t7 = L.target == 7;
+            if (pass_ == pass_raw && t7) continue;
+            if (pass_ == pass_normalized && !t7 && !opt_.normalized_any) continue;
+            if (L.has_fsize && (fsz < L.fsize_min || fsz > L.fsize_max)) continue;
+            if (detail::eval_expr(v_.expr.subspan(L.expr_off, L.expr_len), st_.counts_.data() + L.first_counter)) {
+                matches_.push_back({db_.name(L.name), 0, pass_});
+                if (!opt_.all_matches) return;
+            }
+        }
+    }
+
+    scan_state& st_;
+    const compiled_db& db_;
+    const compiled_db::views& v_;
+    std::uint8_t pass_;
+    match_options opt_;
+    std::optional<std::uint64_t> size_, file_size_;
+    std::vector<std::uint64_t> next_p_;
+    std::vector<detail::candidate> cands_, pending_, single_;
+    std::size_t pend_head_ = 0;
+    std::size_t next_direct_ = 0;
+    std::vector<unsigned char> buf_;
+    std::uint64_t base_ = 0;
+    std::vector<match> matches_;
+    std::size_t undecided_ = 0;
+    bool stop_ = false;
+    bool finished_ = false;
+};
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/matcher.hpp ----
+// ---- begin bulkhead/sig/normalize.hpp ----
+/// \file sig/normalize.hpp
+/// ClamAV's text normalization (libclamav textnorm), reproduced from its documented rules:
+///  - bytes 0x09-0x0d and 0x20 are whitespace; a run of them becomes one space;
+///  - 'A'-'Z' become 'a'-'z'; the other bytes 0x21-0x7e are copied;
+///  - other control bytes (< 0x20) and every byte >= 0x7f are dropped, and dropping does not
+///    end a whitespace run ("a \x01 b" -> "a b").
+/// Target-type-7 signatures are matched against this form only; target-0 signatures are
+/// matched against both the raw bytes and this form (switchable).
+/// Which files count as text follows file(1)'s ASCII rule on the first 1 KiB: every byte is
+/// BEL, BS, HT, LF, FF, CR, ESC or 0x20-0x7e.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+/// Streaming normalizer: keeps the whitespace state across chunks.
+class text_normalizer {
+public:
+    /// Appends the normalized form of `in` to `out`.
+    void feed(std::span<const unsigned char> in, std::vector<unsigned char>& out) {
+        for (unsigned char c : in) {
+            if ((c >= 0x09 && c <= 0x0d) || c == 0x20) {
+                if (!space_) out.push_back(' ');
+                space_ = true;
+            } else if (c > 0x20 && c < 0x7f) {
+                out.push_back(static_cast<unsigned char>((c >= 'A' && c <= 'Z') ? c + 32 : c));
+                space_ = false;
+            }
+        }
+    }
+    void reset() noexcept { space_ = false; }
+
+private:
+    bool space_ = false;
+};
+
+/// Bytes inspected by `is_text`.
+inline constexpr std::size_t text_probe_bytes = 1024;
+
+/// True when the start of a file looks like ASCII text (see the file comment).
+[[nodiscard]] inline bool is_text(std::span<const unsigned char> head) noexcept {
+    if (head.empty()) return false;
+    std::size_t n = head.size() < text_probe_bytes ? head.size() : text_probe_bytes;
+    for (std::size_t i = 0; i < n; ++i) {
+        unsigned char c = head[i];
+        bool t = (c >= 0x20 && c < 0x7f) || c == 7 || c == 8 || c == 9 || c == 10 || c == 12 ||
+                 c == 13 || c == 27;
+        if (!t) return false;
+    }
+    return true;
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/normalize.hpp ----
+// ---- begin bulkhead/sig/scanner.hpp ----
+/// \file sig/scanner.hpp
+/// Scanning files and trees: hashes (.hdb/.hsb, allow lists .fp/.sfp), the raw pass, and the
+/// normalized pass for text files; mmap'd files; a std::jthread pool over whole trees with
+/// symlinks and special files skipped; a verdict cache keyed by (dev, inode, size, mtime, ctime,
+/// database version); and quarantine with a JSON sidecar.
+
+
+#include <atomic>
+#include <cstdlib>
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <condition_variable>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+BULKHEAD_NAMESPACE_BEGIN
+namespace sig {
+
+struct scan_options {
+    std::uint64_t max_file_size = 0; ///< 0 = no limit; larger files are reported as skipped
+    bool normalize = true;           ///< normalized pass for text files
+    bool normalized_any = true;      ///< target-0 signatures in the normalized pass too
+    bool all_matches = false;
+    bool hashes = true;
+};
+
+/// What a scan of one buffer or file found.
+struct scan_report {
+    std::vector<match> matches;
+    bool allowed = false;      ///< hash on an allow list (.fp/.sfp): reported clean
+    std::size_t undecided = 0; ///< signatures that could not be decided (see stream)
+    [[nodiscard]] bool infected() const noexcept { return !matches.empty(); }
+};
+
+/// Scans a complete buffer: hash lookups, raw pass, and normalized pass for text.
+inline scan_report scan_memory(scan_state& st, std::span<const unsigned char> data,
+                               const scan_options& opt = {}) {
+    const compiled_db& db = st.db();
+    scan_report rep;
+    match_options mo{opt.all_matches, opt.normalized_any};
+    if (opt.hashes && db.has_hashes()) {
+        auto check = [&](std::span<const unsigned char> d) {
+            if (db.lookup_hash(d, data.size(), true)) {
+                rep.allowed = true;
+                return;
+            }
+            if (const char* n = db.lookup_hash(d, data.size(), false))
+                rep.matches.push_back({n, 0, pass_raw});
+        };
+        // Only hash when some signature of that kind has this file's size (or any size).
+        if (db.hash_wanted(16, data.size())) {
+            auto d = hash_of<md5>(data.data(), data.size());
+            check(d);
+        }
+        if (db.hash_wanted(20, data.size())) {
+            auto d = hash_of<sha1>(data.data(), data.size());
+            check(d);
+        }
+        if (db.hash_wanted(32, data.size())) {
+            auto d = hash_of<sha256>(data.data(), data.size());
+            check(d);
+        }
+        if (rep.allowed) {
+            rep.matches.clear();
+            return rep;
+        }
+        if (!rep.matches.empty() && !opt.all_matches) return rep;
+    }
+    {
+        stream s(st, pass_raw, mo, data.size(), data.size());
+        s.scan(data);
+        rep.undecided += s.undecided();
+        for (auto& m : s.matches()) rep.matches.push_back(std::move(m));
+    }
+    if (!rep.matches.empty() && !opt.all_matches) return rep;
+    if (opt.normalize && db.has_normalized() && is_text(data)) {
+        std::vector<unsigned char> norm;
+        norm.reserve(data.size());
+        text_normalizer tn;
+        tn.feed(data, norm);
+        stream s(st, pass_normalized, mo, norm.size(), data.size());
+        s.scan(norm);
+        rep.undecided += s.undecided();
+        for (auto& m : s.matches()) {
+            bool dup = false;
+            for (auto& o : rep.matches) dup = dup || o.name == m.name;
+            if (!dup) rep.matches.push_back(std::move(m));
+        }
+    }
+    return rep;
+}
+
+/// A read-only mapping of a file (empty files map to an empty span).
+class mapped_file {
+public:
+    static result<mapped_file> open(const std::string& path, std::uint64_t max_size, struct stat* st_out = nullptr) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) return error::from_errno("open").subject(path);
+        unique_fd owner(fd);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) return error::from_errno("fstat").subject(path);
+        if (!S_ISREG(st.st_mode)) return error(errc::unsupported, "scan").subject(path).note("not a regular file");
+        if (st_out) *st_out = st;
+        if (max_size && static_cast<std::uint64_t>(st.st_size) > max_size)
+            return error(errc::too_large, "scan").subject(path).note("over the size limit");
+        mapped_file m;
+        m.size_ = static_cast<std::size_t>(st.st_size);
+        if (m.size_) {
+            void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p == MAP_FAILED) return error::from_errno("mmap").subject(path);
+            ::madvise(p, m.size_, MADV_SEQUENTIAL);
+            m.p_ = p;
+        }
+        return m;
+    }
+    mapped_file() = default;
+    mapped_file(mapped_file&& o) noexcept : p_(o.p_), size_(o.size_) { o.p_ = nullptr; o.size_ = 0; }
+    mapped_file& operator=(mapped_file&& o) noexcept {
+        if (this != &o) { reset(); p_ = o.p_; size_ = o.size_; o.p_ = nullptr; o.size_ = 0; }
+        return *this;
+    }
+    ~mapped_file() { reset(); }
+    [[nodiscard]] std::span<const unsigned char> bytes() const noexcept {
+        return {static_cast<const unsigned char*>(p_), size_};
+    }
+
+private:
+    void reset() noexcept {
+        if (p_) ::munmap(p_, size_);
+        p_ = nullptr;
+    }
+    void* p_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// Verdict cache keyed by (dev, inode, size, mtime, ctime, database version). Thread-safe.
+class scan_cache {
+public:
+    struct key {
+        std::uint64_t dev, ino, size;
+        std::int64_t mtime_ns, ctime_ns;
+        std::uint32_t dbver;
+        bool operator==(const key&) const = default;
+    };
+    static key key_of(const struct stat& st, std::uint32_t dbver) noexcept {
+        return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                static_cast<std::uint64_t>(st.st_size),
+                std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                std::int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec, dbver};
+    }
+    /// Only clean verdicts are cached: an infected file is always rescanned and reported.
+    [[nodiscard]] bool is_clean(const key& k) const {
+        std::lock_guard lk(mu_);
+        return map_.count(k) != 0;
+    }
+    void put_clean(const key& k) {
+        std::lock_guard lk(mu_);
+        map_.emplace(k, 1);
+    }
+    [[nodiscard]] std::size_t size() const {
+        std::lock_guard lk(mu_);
+        return map_.size();
+    }
+    /// Persists as text lines "dev ino size mtime ctime dbver".
+    result<void> save(const std::string& path) const {
+        std::string s;
+        {
+            std::lock_guard lk(mu_);
+            for (auto& [k, v] : map_)
+                s += std::to_string(k.dev) + ' ' + std::to_string(k.ino) + ' ' + std::to_string(k.size) + ' ' +
+                     std::to_string(k.mtime_ns) + ' ' + std::to_string(k.ctime_ns) + ' ' + std::to_string(k.dbver) + '\n';
+        }
+        std::string tmp = path + ".tmp";
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return error::from_errno("save scan cache").subject(tmp);
+        unique_fd o(fd);
+        BULKHEAD_TRY(write_all(fd, std::string_view(s)));
+        if (::rename(tmp.c_str(), path.c_str()) != 0) return error::from_errno("save scan cache").subject(path);
+        return ok();
+    }
+    result<void> load(const std::string& path) {
+        auto data = read_file(path.c_str(), AT_FDCWD, std::size_t(1) << 30);
+        if (!data) return std::move(data).error();
+        std::size_t ln = 0;
+        result<void> r;
+        bulkhead::detail::for_each_line(*data, [&](std::string_view line) {
+            ++ln;
+            if (!r || line.empty()) return;
+            auto f = bulkhead::detail::split_ws(line);
+            auto u = [&](std::size_t i) { return bulkhead::detail::parse_int<std::uint64_t>(f[i]); };
+            auto s = [&](std::size_t i) { return bulkhead::detail::parse_int<std::int64_t>(f[i]); };
+            if (f.size() != 6 || !u(0) || !u(1) || !u(2) || !s(3) || !s(4) || !u(5)) {
+                r = error(errc::parse_error, "load scan cache").subject(path).at(static_cast<std::uint32_t>(ln), 1);
+                return;
+            }
+            put_clean({*u(0), *u(1), *u(2), *s(3), *s(4), static_cast<std::uint32_t>(*u(5))});
+        });
+        return r;
+    }
+
+private:
+    struct hasher {
+        std::size_t operator()(const key& k) const noexcept {
+            std::uint64_t h = k.dev * 0x9e3779b97f4a7c15ull ^ k.ino;
+            h = h * 0x9e3779b97f4a7c15ull ^ k.size;
+            h = h * 0x9e3779b97f4a7c15ull ^ static_cast<std::uint64_t>(k.mtime_ns);
+            h = h * 0x9e3779b97f4a7c15ull ^ static_cast<std::uint64_t>(k.ctime_ns);
+            return static_cast<std::size_t>(h ^ k.dbver);
+        }
+    };
+    mutable std::mutex mu_;
+    std::unordered_map<key, char, hasher> map_;
+};
+
+/// The result for one file of a tree scan.
+struct file_result {
+    enum kind_t { clean, infected, error, skipped, cached };
+    std::string path;
+    kind_t kind = clean;
+    std::vector<match> matches;
+    std::string message; ///< error or skip reason
+    std::uint64_t size = 0;
+};
+
+/// Scans one file (mmap), using the cache when given.
+inline file_result scan_file(scan_state& st, const std::string& path, const scan_options& opt = {},
+                             scan_cache* cache = nullptr) {
+    file_result fr;
+    fr.path = path;
+    struct stat sb {};
+    auto m = mapped_file::open(path, opt.max_file_size, &sb);
+    if (!m) {
+        auto& e = m.error();
+        bool skip = e.code() == make_error_code(errc::too_large) || e.code() == make_error_code(errc::unsupported) ||
+                    e.sys_errno() == ELOOP;
+        fr.kind = skip ? file_result::skipped : file_result::error;
+        fr.message = e.sys_errno() == ELOOP ? "symbolic link" : e.message();
+        return fr;
+    }
+    fr.size = static_cast<std::uint64_t>(sb.st_size);
+    scan_cache::key k{};
+    if (cache) {
+        k = scan_cache::key_of(sb, st.db().version());
+        if (cache->is_clean(k)) {
+            fr.kind = file_result::cached;
+            return fr;
+        }
+    }
+    auto rep = scan_memory(st, m->bytes(), opt);
+    fr.matches = std::move(rep.matches);
+    fr.kind = fr.matches.empty() ? file_result::clean : file_result::infected;
+    if (cache && fr.kind == file_result::clean) cache->put_clean(k);
+    return fr;
+}
+
+/// Options for tree scans.
+struct tree_options {
+    bool recursive = true;
+    unsigned threads = 0; ///< 0 = hardware concurrency
+    scan_options scan;
+    scan_cache* cache = nullptr;
+    bool follow_root_symlinks = true; ///< roots that are symlinks are resolved first
+};
+
+/// Scans files and directories with a pool of std::jthreads. Symlinks (as arguments inside a
+/// tree, and as directory entries) and special files are reported as skipped, never followed.
+/// `on_result` is called from worker threads, serialized by an internal mutex.
+inline void scan_tree(const compiled_db& db, const std::vector<std::string>& roots, const tree_options& topt,
+                      const std::function<void(const file_result&)>& on_result) {
+    std::mutex qmu, outmu;
+    std::condition_variable cv;
+    std::deque<std::string> queue;
+    bool done_listing = false;
+    auto emit = [&](const file_result& r) {
+        std::lock_guard lk(outmu);
+        on_result(r);
+    };
+    unsigned n = topt.threads ? topt.threads : std::max(1u, std::thread::hardware_concurrency());
+    {
+        std::vector<std::jthread> workers;
+        for (unsigned i = 0; i < n; ++i)
+            workers.emplace_back([&] {
+                scan_state st(db);
+                for (;;) {
+                    std::string p;
+                    {
+                        std::unique_lock lk(qmu);
+                        cv.wait(lk, [&] { return !queue.empty() || done_listing; });
+                        if (queue.empty()) return;
+                        p = std::move(queue.front());
+                        queue.pop_front();
+                    }
+                    emit(scan_file(st, p, topt.scan, topt.cache));
+                }
+            });
+        auto push = [&](std::string p) {
+            {
+                std::lock_guard lk(qmu);
+                queue.push_back(std::move(p));
+            }
+            cv.notify_one();
+        };
+        // Walk iteratively (no recursion), never following symlinks.
+        std::vector<std::string> dirs;
+        for (auto r : roots) {
+            struct stat sb {};
+            // A symlink named as a root is followed (as clamscan does for its arguments);
+            // symlinks met inside a tree never are.
+            if (::lstat(r.c_str(), &sb) == 0 && S_ISLNK(sb.st_mode) && topt.follow_root_symlinks) {
+                if (char* real = ::realpath(r.c_str(), nullptr)) {
+                    r = real;
+                    std::free(real);
+                }
+            }
+            if (::lstat(r.c_str(), &sb) != 0) {
+                emit({r, file_result::error, {}, error::from_errno("lstat").subject(r).message(), 0});
+                continue;
+            }
+            if (S_ISDIR(sb.st_mode)) {
+                if (topt.recursive) dirs.push_back(r);
+                else emit({r, file_result::skipped, {}, "directory (use -r)", 0});
+            } else if (S_ISREG(sb.st_mode)) {
+                push(r);
+            } else {
+                emit({r, file_result::skipped, {}, S_ISLNK(sb.st_mode) ? "symbolic link" : "special file", 0});
+            }
+            while (!dirs.empty()) {
+                std::string d = std::move(dirs.back());
+                dirs.pop_back();
+                DIR* dp = ::opendir(d.c_str());
+                if (!dp) {
+                    emit({d, file_result::error, {}, error::from_errno("opendir").subject(d).message(), 0});
+                    continue;
+                }
+                std::vector<std::string> names;
+                while (auto* de = ::readdir(dp)) {
+                    std::string_view nm = de->d_name;
+                    if (nm == "." || nm == "..") continue;
+                    names.emplace_back(nm);
+                }
+                ::closedir(dp);
+                std::sort(names.begin(), names.end());
+                std::vector<std::string> sub;
+                for (auto& nm : names) {
+                    std::string full = d.back() == '/' ? d + nm : d + "/" + nm;
+                    struct stat es {};
+                    if (::lstat(full.c_str(), &es) != 0) continue;
+                    if (S_ISDIR(es.st_mode)) sub.push_back(full);
+                    else if (S_ISREG(es.st_mode)) push(full);
+                    else emit({full, file_result::skipped, {}, S_ISLNK(es.st_mode) ? "symbolic link" : "special file", 0});
+                }
+                for (auto it = sub.rbegin(); it != sub.rend(); ++it) dirs.push_back(*it);
+            }
+        }
+        {
+            std::lock_guard lk(qmu);
+            done_listing = true;
+        }
+        cv.notify_all();
+    } // jthreads join here
+}
+
+/// What quarantine recorded.
+struct quarantine_record {
+    std::string stored_path;  ///< where the file now is
+    std::string sidecar_path; ///< its JSON metadata
+};
+
+/// Moves `path` into `dir` (created 0700 if missing) under a unique name, with a JSON sidecar
+/// holding the original path, signature, SHA-256, time, uid, gid and mode. The quarantined
+/// copy is made unreadable (mode 0000). Works across filesystems (copy, fsync, unlink).
+inline result<quarantine_record> quarantine(const std::string& path, const std::string& dir,
+                                            std::string_view signature) {
+    struct stat sb {};
+    if (::lstat(path.c_str(), &sb) != 0) return error::from_errno("quarantine: lstat").subject(path);
+    if (!S_ISREG(sb.st_mode)) return error(errc::invalid_argument, "quarantine").subject(path).note("not a regular file");
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return error::from_errno("quarantine: mkdir").subject(dir);
+    auto m = mapped_file::open(path, 0);
+    if (!m) return std::move(m).error();
+    auto digest = to_hex(hash_of<sha256>(m->bytes().data(), m->bytes().size()));
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    std::string base = digest.substr(0, 16) + "-" + std::to_string(ts.tv_sec) + "-" + std::to_string(ts.tv_nsec);
+    std::string dest = dir + "/" + base + ".bin";
+    std::string side = dir + "/" + base + ".json";
+    if (::rename(path.c_str(), dest.c_str()) != 0) {
+        if (errno != EXDEV) return error::from_errno("quarantine: rename").subject(path);
+        int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (out < 0) return error::from_errno("quarantine: create").subject(dest);
+        unique_fd o(out);
+        auto b = m->bytes();
+        auto w = write_all(out, std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()));
+        if (!w || ::fsync(out) != 0) {
+            ::unlink(dest.c_str());
+            return error::from_errno("quarantine: write").subject(dest);
+        }
+        if (::unlink(path.c_str()) != 0) {
+            auto e = error::from_errno("quarantine: unlink").subject(path);
+            ::unlink(dest.c_str());
+            return e;
+        }
+    }
+    ::chmod(dest.c_str(), 0);
+    bulkhead::detail::json::writer w;
+    char tbuf[64];
+    struct tm tmv {};
+    ::gmtime_r(&ts.tv_sec, &tmv);
+    std::strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    w.begin_object();
+    w.field("original_path", path);
+    w.field("signature", signature);
+    w.field("sha256", digest);
+    w.field("size", static_cast<std::uint64_t>(sb.st_size));
+    w.field("time", std::string_view(tbuf));
+    w.field("uid", static_cast<std::uint64_t>(sb.st_uid));
+    w.field("gid", static_cast<std::uint64_t>(sb.st_gid));
+    w.field("mode", static_cast<std::uint64_t>(sb.st_mode & 07777));
+    w.field("stored_as", dest);
+    w.end_object();
+    std::string js = std::move(w).str() + "\n";
+    int sfd = ::open(side.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (sfd < 0) return error::from_errno("quarantine: sidecar").subject(side);
+    unique_fd so(sfd);
+    BULKHEAD_TRY(write_all(sfd, std::string_view(js)));
+    return quarantine_record{dest, side};
+}
+
+} // namespace sig
+BULKHEAD_NAMESPACE_END
+// ---- end bulkhead/sig/scanner.hpp ----
+// ---- end bulkhead/sig.hpp ----
 // ---- begin bulkhead/version.hpp ----
 /// \file version.hpp
 /// The library version, as macros (config.hpp) and as constants.

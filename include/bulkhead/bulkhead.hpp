@@ -12,4 +12,5 @@
 #include "bulkhead/process.hpp"
 #include "bulkhead/sandbox.hpp"
 #include "bulkhead/seccomp.hpp"
+#include "bulkhead/sig.hpp"
 #include "bulkhead/version.hpp"

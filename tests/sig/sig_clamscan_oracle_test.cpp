@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace {
 
 std::string hex(const std::string& s) {
@@ -170,9 +172,47 @@ TEST_CASE("bulkhead-scan agrees with clamscan per file", "[e2e]") {
     CHECK(vrc == brc);
     CHECK(parse(vout) == bm);
 
+    // a compiled database saved by the tool and mapped back scans the same
+    auto [src, sout] = sigtest::run(std::string(bin) + " --save-db " + td.path + "/o.bhdb -d " + td.path + "/db 2>&1");
+    INFO(sout);
+    CHECK(src == 0);
+    auto [lrc, lout] = sigtest::run(std::string(bin) + " --no-summary --allmatch -d " + td.path + "/o.bhdb" + flist + " 2>&1");
+    CHECK(lrc == brc);
+    CHECK(parse(lout) == bm);
+
+    // --json: one object per file plus a summary, machine-readable
+    auto [jrc, jout] = sigtest::run(std::string(bin) + " --json -d " + td.path + "/db " + files[0] + " " + files.back());
+    CHECK(jrc == 1);
+    std::istringstream js(jout);
+    std::string jl;
+    int objects = 0, infected = 0;
+    while (std::getline(js, jl)) {
+        auto v = bulkhead::detail::json::parse(jl);
+        REQUIRE(v);
+        ++objects;
+        if (jl.find("\"status\":\"infected\"") != std::string::npos) ++infected;
+    }
+    CHECK(objects == 3);
+    CHECK(infected >= 1);
+
+    // --cache: the second run answers from the cache; --quarantine moves the infected file
+    std::string clean_file;
+    for (auto& f : files)
+        if (cm[f].empty()) { clean_file = f; break; }
+    REQUIRE(!clean_file.empty());
+    std::string cache = td / "scan.cache";
+    auto [c1, o1] = sigtest::run(std::string(bin) + " --no-summary --cache " + cache + " -d " + td.path + "/db " + files[0] + " " + clean_file);
+    auto [c2, o2] = sigtest::run(std::string(bin) + " --no-summary --cache " + cache + " -d " + td.path + "/db " + files[0] + " " + clean_file);
+    CHECK(c1 == c2);
+    CHECK(parse(o1) == parse(o2));
+    CHECK(sigtest::slurp(cache).size() > 0);
+    auto [qrc, qout] = sigtest::run(std::string(bin) + " --no-summary --quarantine " + td.path + "/q -d " + td.path + "/db " + files[0]);
+    CHECK(qrc == 1);
+    CHECK(::access(files[0].c_str(), F_OK) != 0);
+
     // exit code 2 and file:line for a bad database line
     sigtest::write(td / "bad.ndb", "Good:0:*:41424344\nBad:0:*:41zz\n");
-    auto [erc, eout] = sigtest::run(std::string(bin) + " -d " + td.path + "/bad.ndb " + files[0] + " 2>&1");
+    auto [erc, eout] = sigtest::run(std::string(bin) + " -d " + td.path + "/bad.ndb " + files[1] + " 2>&1");
     CHECK(erc == 2);
     CHECK(eout.find("bad.ndb at line 2") != std::string::npos);
 }

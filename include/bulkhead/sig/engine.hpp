@@ -264,6 +264,15 @@ public:
     [[nodiscard]] bool needs_sha1() const noexcept { return need_hash(20); }
     [[nodiscard]] bool needs_sha256() const noexcept { return need_hash(32); }
     [[nodiscard]] bool has_hashes() const noexcept { return !v_.hashes.empty() || !v_.allow.empty(); }
+    /// Whether any hash signature (or allow-list entry) of this digest length could match a
+    /// file of `size` bytes: files of other sizes are never hashed.
+    [[nodiscard]] bool hash_wanted(unsigned digest_len, std::uint64_t size) const noexcept {
+        const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
+        if (size >= any) size = any - 1;
+        std::uint64_t k = std::uint64_t(digest_len) << 56;
+        return std::binary_search(v_.hash_sizes.begin(), v_.hash_sizes.end(), k | size) ||
+               std::binary_search(v_.hash_sizes.begin(), v_.hash_sizes.end(), k | any);
+    }
     [[nodiscard]] bool has_normalized() const noexcept { return (v_.pass_union & pass_normalized) != 0; }
 
     /// Looks a whole-file digest up; returns the signature name or null. `allow` selects the
@@ -304,6 +313,7 @@ private:
         std::span<const detail::expr_rec> expr;
         std::span<const std::uint32_t> direct_abs, direct_eof, zero_lsigs;
         std::span<const detail::hash_rec> hashes, allow;
+        std::span<const std::uint64_t> hash_sizes; ///< (kind << 56) | size, sorted
         std::uint32_t ncounters = 0, max_left = 0, max_gd = 0, pass_union = 0;
         std::uint64_t eof_keep = 0;
     };
@@ -320,11 +330,12 @@ private:
         std::vector<detail::expr_rec> expr;
         std::vector<std::uint32_t> direct_abs, direct_eof, zero_lsigs;
         std::vector<detail::hash_rec> hashes, allow;
+        std::vector<std::uint64_t> hash_sizes;
         void bind(views& v) const {
             v.entries = entries; v.parts = parts; v.prog = prog; v.strings = strings;
             v.tiers = tiers; v.bitmaps = bitmaps; v.buckets = buckets; v.grams = grams;
             v.lsigs = lsigs; v.expr = expr; v.direct_abs = direct_abs; v.direct_eof = direct_eof;
-            v.zero_lsigs = zero_lsigs; v.hashes = hashes; v.allow = allow;
+            v.zero_lsigs = zero_lsigs; v.hashes = hashes; v.allow = allow; v.hash_sizes = hash_sizes;
         }
     };
     [[nodiscard]] bool need_hash(unsigned k) const noexcept {
@@ -722,6 +733,14 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     };
     add_hashes(db.hashes, S.hashes);
     add_hashes(db.allow, S.allow);
+    for (auto* l : {&S.hashes, &S.allow})
+        for (auto& h : *l) {
+            const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
+            std::uint64_t sz = h.size == no_pos ? any : std::min<std::uint64_t>(h.size, any - 1);
+            S.hash_sizes.push_back(std::uint64_t(h.kind) << 56 | sz);
+        }
+    std::sort(S.hash_sizes.begin(), S.hash_sizes.end());
+    S.hash_sizes.erase(std::unique(S.hash_sizes.begin(), S.hash_sizes.end()), S.hash_sizes.end());
     out.stats_.hash_sigs = S.hashes.size();
     out.stats_.version = db.version;
 
@@ -814,19 +833,20 @@ inline std::size_t compiled_db::bytes() const noexcept {
            v_.strings.size_bytes() + v_.tiers.size_bytes() + v_.bitmaps.size_bytes() +
            v_.buckets.size_bytes() + v_.grams.size_bytes() + v_.lsigs.size_bytes() +
            v_.expr.size_bytes() + v_.direct_abs.size_bytes() + v_.direct_eof.size_bytes() +
-           v_.zero_lsigs.size_bytes() + v_.hashes.size_bytes() + v_.allow.size_bytes();
+           v_.zero_lsigs.size_bytes() + v_.hashes.size_bytes() + v_.allow.size_bytes() +
+           v_.hash_sizes.size_bytes();
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '1'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '2'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
-    std::uint32_t narrays = 15;
+    std::uint32_t narrays = 16;
     std::uint64_t body_sigs, logical_sigs, hash_sigs, parts, prefilter_entries;
     std::uint32_t version, ncounters, max_left, max_gd, pass_union, pad;
     std::uint64_t eof_keep;
-    std::uint64_t off[15], len[15]; ///< byte offset and element count of each array
+    std::uint64_t off[16], len[16]; ///< byte offset and element count of each array
 };
 } // namespace detail
 
@@ -835,7 +855,7 @@ inline result<void> compiled_db::save(const std::string& path) const {
     file_header h{};
     std::memcpy(h.magic, db_magic, 8);
     h.endian = 0x01020304;
-    h.narrays = 15;
+    h.narrays = 16;
     h.body_sigs = stats_.body_sigs; h.logical_sigs = stats_.logical_sigs; h.hash_sigs = stats_.hash_sigs;
     h.parts = stats_.parts; h.prefilter_entries = stats_.prefilter_entries; h.version = stats_.version;
     h.ncounters = v_.ncounters; h.max_left = v_.max_left; h.max_gd = v_.max_gd;
@@ -851,7 +871,7 @@ inline result<void> compiled_db::save(const std::string& path) const {
     };
     put(v_.entries); put(v_.parts); put(v_.prog); put(v_.strings); put(v_.tiers); put(v_.bitmaps);
     put(v_.buckets); put(v_.grams); put(v_.lsigs); put(v_.expr); put(v_.direct_abs);
-    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow);
+    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow); put(v_.hash_sizes);
     std::memcpy(blob.data(), &h, sizeof h);
     std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -890,7 +910,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     file_header h;
     std::memcpy(&h, m, sizeof h);
     if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
-    if (h.endian != 0x01020304 || h.narrays != 15) return bad("written by an incompatible build");
+    if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
     auto* base = static_cast<const unsigned char*>(m);
     std::size_t i = 0;
     bool fail = false;
@@ -907,7 +927,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     auto& v = out.v_;
     get(v.entries); get(v.parts); get(v.prog); get(v.strings); get(v.tiers); get(v.bitmaps);
     get(v.buckets); get(v.grams); get(v.lsigs); get(v.expr); get(v.direct_abs); get(v.direct_eof);
-    get(v.zero_lsigs); get(v.hashes); get(v.allow);
+    get(v.zero_lsigs); get(v.hashes); get(v.allow); get(v.hash_sizes);
     if (fail) return bad("an array lies outside the file");
     // Cross-references are checked once here so scanning can trust them.
     if (v.strings.empty() && (!v.entries.empty() || !v.hashes.empty())) return bad("no string table");

@@ -69,15 +69,16 @@ inline scan_report scan_memory(scan_state& st, std::span<const unsigned char> da
             if (const char* n = db.lookup_hash(d, data.size(), false))
                 rep.matches.push_back({n, 0, pass_raw});
         };
-        if (db.needs_md5()) {
+        // Only hash when some signature of that kind has this file's size (or any size).
+        if (db.hash_wanted(16, data.size())) {
             auto d = hash_of<md5>(data.data(), data.size());
             check(d);
         }
-        if (db.needs_sha1()) {
+        if (db.hash_wanted(20, data.size())) {
             auto d = hash_of<sha1>(data.data(), data.size());
             check(d);
         }
-        if (db.needs_sha256()) {
+        if (db.hash_wanted(32, data.size())) {
             auto d = hash_of<sha256>(data.data(), data.size());
             check(d);
         }
