@@ -339,9 +339,20 @@ void kernel(runner& r) {
     long mod = sys(SYS_finit_module, -1, reinterpret_cast<long>(""), 0);
     if (mod == -ENOSYS) r.na(g, "finit_module", "ENOSYS: modules are compiled out of this kernel");
     else r.attempt(g, "finit_module", mod == -EBADF, errname(static_cast<int>(-mod)));
-    r.attempt_rc(g, "write /proc/sys/kernel/hostname", open_rc("/proc/sys/kernel/hostname", O_WRONLY));
-    r.attempt_rc(g, "write /proc/sysrq-trigger", open_rc("/proc/sysrq-trigger", O_WRONLY));
-    r.attempt_rc(g, "write /sys/kernel/uevent_helper", open_rc("/sys/kernel/uevent_helper", O_WRONLY));
+    for (const char* f : {"/proc/sys/kernel/hostname", "/proc/sysrq-trigger", "/sys/kernel/uevent_helper"}) {
+        // A masked path opens, but what opens is /dev/null bound over it: nothing reaches the
+        // kernel file.
+        long fd = sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(f), O_WRONLY | O_CLOEXEC);
+        std::string name = std::string("write ") + f;
+        if (fd < 0) {
+            r.attempt_rc(g, name, fd);
+            continue;
+        }
+        struct stat st {};
+        bool masked = ::fstat(static_cast<int>(fd), &st) == 0 && S_ISCHR(st.st_mode);
+        ::close(static_cast<int>(fd));
+        r.attempt(g, name, !masked, masked ? "masked: /dev/null is bound over it" : "opened for writing");
+    }
     r.attempt_rc(g, "mknod a block device", sys(SYS_mknodat, AT_FDCWD, reinterpret_cast<long>("/tmp/.escape-dev"),
                                                  S_IFBLK | 0600, static_cast<long>(makedev(8, 0))));
     ::unlink("/tmp/.escape-dev");

@@ -95,6 +95,7 @@ struct scan_settings {
 
 struct config {
     std::string path; ///< the file it was read from, for messages
+    std::string cgroup = "bulkhead-sitehost"; ///< the top group under the cgroup2 mount
     caa_settings caa;
     scan_settings scan;
     std::vector<pressure_trigger> pressure;
@@ -489,7 +490,7 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     detail::reader r{ck};
     const json::value& v = *doc;
     if (!v.is_object()) return ck.fail(v, "(top level)", "expected an object");
-    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure", "scan"}));
+    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "cgroup", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure", "scan"}));
     config c;
     c.path = file;
     if (const auto* sc = v.find("scan")) {
@@ -583,6 +584,14 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     if (const auto* s = v.find("state_dir")) {
         BULKHEAD_TRY_ASSIGN(c.state_dir, r.string(*s, "state_dir"));
         if (!detail::clean_absolute_path(c.state_dir)) return ck.fail(*s, "state_dir", "must be an absolute path");
+    }
+    if (const auto* s = v.find("cgroup")) {
+        BULKHEAD_TRY_ASSIGN(c.cgroup, r.string(*s, "cgroup"));
+        bool ok = !c.cgroup.empty() && c.cgroup.size() <= 64 && c.cgroup != "." && c.cgroup != "..";
+        for (char ch : c.cgroup)
+            ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                        ch == '-' || ch == '_' || ch == '.');
+        if (!ok) return ck.fail(*s, "cgroup", "one directory name of letters, digits, '-', '_' or '.'");
     }
     if (const auto* s = v.find("ipv4_pool")) {
         BULKHEAD_TRY_ASSIGN(c.ipv4_pool, r.string(*s, "ipv4_pool"));

@@ -56,7 +56,7 @@ public:
         BULKHEAD_TRY(check_traversable(env_.state_dir, "state_dir"));
         BULKHEAD_TRY_ASSIGN(auto sys, bh::cg::discover());
         std::string root = sys.mount;
-        env_.cgroup_root = root + "/bulkhead-sitehost";
+        env_.cgroup_root = root + "/" + cfg_.cgroup;
         BULKHEAD_TRY(cleanup_leftovers());
         BULKHEAD_TRY_ASSIGN(auto avail, bh::cg::controllers_at(root));
         std::vector<std::string> missing;
@@ -82,7 +82,7 @@ public:
             emit(opt_.log_fd, std::move(w));
         }
         BULKHEAD_TRY_ASSIGN(auto rootg, bh::cgroup::open(root));
-        BULKHEAD_TRY_ASSIGN(top_, rootg.create_child("bulkhead-sitehost"));
+        BULKHEAD_TRY_ASSIGN(top_, rootg.create_child(cfg_.cgroup));
         for (const auto& c : env_.controllers) BULKHEAD_TRY(top_->write("cgroup.subtree_control", "+" + c));
         BULKHEAD_TRY_ASSIGN(control_, listen_control(env_.state_dir + "/control.sock"));
         if (!cfg_.scan.databases.empty()) {

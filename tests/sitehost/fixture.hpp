@@ -94,12 +94,17 @@ struct fixture {
         }
         config = dir + "/sites.json";
         sites_json = sites;
-        write(config, R"({"state_dir": ")" + state + R"(", "sites": [)" + sites + "]}");
+        write(config, R"({"state_dir": ")" + state + R"(", "cgroup": ")" + cgroup_name() + R"(", "sites": [)" + sites + "]}");
     }
+
+    /// Each test process its own top cgroup, so tests running side by side never clean up
+    /// each other's sites.
+    static std::string cgroup_name() { return "bulkhead-sitehost-test-" + std::to_string(::getpid()); }
 
     /// Rewrites the config with extra top-level members (before up()).
     void configure(const std::string& extra) {
-        write(config, R"({"state_dir": ")" + state + R"(", )" + extra + R"(, "sites": [)" + sites_json + "]}");
+        write(config, R"({"state_dir": ")" + state + R"(", "cgroup": ")" + cgroup_name() + R"(", )" + extra +
+                          R"(, "sites": [)" + sites_json + "]}");
     }
     ~fixture() {
         stop();
@@ -173,7 +178,7 @@ std::string top_cgroup() {
     auto m = run("findmnt -n -t cgroup2 -o TARGET | head -n1");
     while (!m.empty() && m.back() == '\n') m.pop_back();
     REQUIRE_FALSE(m.empty());
-    return m + "/bulkhead-sitehost";
+    return m + "/" + fixture::cgroup_name();
 }
 
 bool no_site_processes() {

@@ -86,12 +86,23 @@ TEST_CASE("php-fpm accepts the generated configuration", "[kernel][sitehost]") {
     CHECK(conf.find("open_basedir] = /srv/www:/tmp") != std::string::npos);
     std::string f = d.path + "/php-fpm.conf";
     REQUIRE(bulkhead::write_file(f.c_str(), conf, AT_FDCWD, O_WRONLY | O_CREAT | O_TRUNC));
+    // As in a site: the master is the unprivileged www-data (a root master would demand a
+    // pool user), so the check runs as www-data too. Its error_log is /proc/self/fd/2,
+    // reopened by www-data: stderr goes to a file www-data owns.
+    ::chmod(d.path.c_str(), 0777);
+    ::chmod(f.c_str(), 0644);
+    auto fpm_test = [&](std::string& out) {
+        return run("setpriv --reuid=33 --regid=33 --clear-groups sh -c 'php-fpm8.2 -t -y " + f + " 2>" + d.path +
+                       "/err; rc=$?; cat " + d.path + "/err; exit $rc'",
+                   out);
+    };
     std::string out;
-    int st = run("php-fpm8.2 -t -y " + f, out);
+    int st = fpm_test(out);
     INFO(out);
     CHECK(st == 0);
     // Control: the same check does reject a broken pool.
     REQUIRE(bulkhead::write_file(f.c_str(), conf + "pm = sometimes\n", AT_FDCWD, O_WRONLY | O_TRUNC));
     out.clear();
-    CHECK(run("php-fpm8.2 -t -y " + f, out) != 0);
+    CHECK(fpm_test(out) != 0);
+    CHECK(out.find("ERROR") != std::string::npos);
 }
