@@ -98,6 +98,13 @@ TEST_CASE("offset kinds: n, n,m, EOF-n, EOF-n,m, *", "[unit]") {
     CHECK(e.scan("..QR....ST").empty());
 }
 
+TEST_CASE("a huge floating offset uses the prefilter, not a walk over every start", "[unit]") {
+    engine e("Wide:0:5,4000000000:" + hex("needle!") + "\nNear:0:EOF-9000000000,4000000000:" + hex("pin!") + "\n");
+    CHECK(e.scan(std::string(100000, '.') + "needle!", false) == std::vector<std::string>{"Wide"});
+    CHECK(e.scan("....needle!", false).empty());
+    CHECK(e.scan("pin!", false).empty());
+}
+
 TEST_CASE("target 7 matches only normalized text; target 0 both (switchable)", "[unit]") {
     engine e("T7:7:*:" + hex("eval(base64") + "\nT0:0:*:" + hex("hello world") + "\n");
     CHECK(e.scan("<?php EVAL(Base64_decode") == std::vector<std::string>{"T7"});

@@ -497,9 +497,13 @@ inline result<void> load_path(const std::string& path, database& db,
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         std::vector<std::string> names;
-        for (auto& e : std::filesystem::directory_iterator(path, ec))
-            if (e.is_regular_file(ec) && is_database_name(e.path().filename().string()))
-                names.push_back(e.path().string());
+        // error_code overloads only: the library never throws across its API
+        std::filesystem::directory_iterator it(path, ec), end;
+        for (; !ec && it != end; it.increment(ec)) {
+            std::error_code fec;
+            if (it->is_regular_file(fec) && is_database_name(it->path().filename().string()))
+                names.push_back(it->path().string());
+        }
         if (ec) return error(ec, "read database directory").subject(path);
         std::sort(names.begin(), names.end());
         if (names.empty())

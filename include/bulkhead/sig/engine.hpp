@@ -16,8 +16,8 @@
 ///  - parts of one signature chain greedily in anchor order, keeping per part the smallest end
 ///    seen; this is exact because every part that can end before a candidate's start has its
 ///    anchor, hence its candidate, earlier;
-///  - single-part signatures at fixed offsets (`n`, `EOF-n`, with a shift) are checked directly
-///    at those positions and never enter the prefilter.
+///  - single-part signatures at fixed offsets (`n`, `EOF-n`, with a shift up to 4096) are
+///    checked directly at those positions and never enter the prefilter.
 /// The arrays are plain data, so `save()` writes them and `load()` maps them back.
 
 #include "bulkhead/config.hpp"
@@ -619,7 +619,9 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             tier_items.push_back({ti, run.substr(bd, win)});
         }
         // Direct-checked: single part at a fixed offset.
-        bool direct = parts.size() == 1 && off.kind != offset_spec::any;
+        // (A huge max shift would make the direct check walk the whole window: such
+        // signatures use the prefilter and the offset filter instead.)
+        bool direct = parts.size() == 1 && off.kind != offset_spec::any && off.shift <= 4096;
         for (std::size_t pi = 0; pi < prs.size(); ++pi) {
             auto pid = static_cast<std::uint32_t>(S.parts.size());
             S.parts.push_back(prs[pi]);
