@@ -14785,9 +14785,13 @@ inline result<void> load_path(const std::string& path, database& db,
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         std::vector<std::string> names;
-        for (auto& e : std::filesystem::directory_iterator(path, ec))
-            if (e.is_regular_file(ec) && is_database_name(e.path().filename().string()))
-                names.push_back(e.path().string());
+        // error_code overloads only: the library never throws across its API
+        std::filesystem::directory_iterator it(path, ec), end;
+        for (; !ec && it != end; it.increment(ec)) {
+            std::error_code fec;
+            if (it->is_regular_file(fec) && is_database_name(it->path().filename().string()))
+                names.push_back(it->path().string());
+        }
         if (ec) return error(ec, "read database directory").subject(path);
         std::sort(names.begin(), names.end());
         if (names.empty())
@@ -14826,8 +14830,8 @@ BULKHEAD_NAMESPACE_END
 ///  - parts of one signature chain greedily in anchor order, keeping per part the smallest end
 ///    seen; this is exact because every part that can end before a candidate's start has its
 ///    anchor, hence its candidate, earlier;
-///  - single-part signatures at fixed offsets (`n`, `EOF-n`, with a shift) are checked directly
-///    at those positions and never enter the prefilter.
+///  - single-part signatures at fixed offsets (`n`, `EOF-n`, with a shift up to 4096) are
+///    checked directly at those positions and never enter the prefilter.
 /// The arrays are plain data, so `save()` writes them and `load()` maps them back.
 
 
@@ -15424,7 +15428,9 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             tier_items.push_back({ti, run.substr(bd, win)});
         }
         // Direct-checked: single part at a fixed offset.
-        bool direct = parts.size() == 1 && off.kind != offset_spec::any;
+        // (A huge max shift would make the direct check walk the whole window: such
+        // signatures use the prefilter and the offset filter instead.)
+        bool direct = parts.size() == 1 && off.kind != offset_spec::any && off.shift <= 4096;
         for (std::size_t pi = 0; pi < prs.size(); ++pi) {
             auto pid = static_cast<std::uint32_t>(S.parts.size());
             S.parts.push_back(prs[pi]);
