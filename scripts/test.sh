@@ -62,7 +62,7 @@ run_ctest asan --preset asan -j "$jobs"
 
 build fuzz
 bh_log "fuzzing each target for ${fuzz_seconds}s (clang, libFuzzer)"
-run_ctest fuzz --preset fuzz
+run_ctest fuzz --preset fuzz -j "$jobs"
 
 bh_log "leftover check"
 "$root/scripts/check-clean.sh" || failed_stages+=("leftovers")
