@@ -7,6 +7,7 @@
 #include <bulkhead/detail/text.hpp>
 #include <bulkhead/error.hpp>
 #include <bulkhead/fd.hpp>
+#include <bulkhead/ns.hpp>
 
 #include <arpa/inet.h>
 
@@ -596,9 +597,33 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     if (const auto* s = v.find("ipv4_pool")) {
         BULKHEAD_TRY_ASSIGN(c.ipv4_pool, r.string(*s, "ipv4_pool"));
     }
-    if (const auto* s = v.find("id_pool")) {
+    if (const auto* s = v.find("id_pool"); s && s->is_object() && s->find("subuid")) {
+        // The pool from /etc/subuid-style files: the owner's range, the same in subuid and
+        // subgid (sites use one range for uids and gids).
+        BULKHEAD_TRY(r.known_keys(*s, "id_pool", {"subuid", "subgid", "owner"}));
+        BULKHEAD_TRY_ASSIGN(std::string uidf, r.string(*s->find("subuid"), "id_pool.subuid"));
+        std::string gidf = "/etc/subgid";
+        if (const auto* g = s->find("subgid")) {
+            BULKHEAD_TRY_ASSIGN(gidf, r.string(*g, "id_pool.subgid"));
+        }
+        const auto* o = s->find("owner");
+        if (!o) return ck.fail(*s, "id_pool", "missing \"owner\" (the user the ranges belong to)");
+        BULKHEAD_TRY_ASSIGN(std::string owner, r.string(*o, "id_pool.owner"));
+        BULKHEAD_TRY_ASSIGN(auto uids, bulkhead::ns::load_subid(uidf));
+        BULKHEAD_TRY_ASSIGN(auto gids, bulkhead::ns::load_subid(gidf));
+        const bulkhead::ns::subid_entry* pick = nullptr;
+        for (const auto& u : uids) {
+            if (u.owner != owner) continue;
+            for (const auto& g : gids)
+                if (g.owner == owner && g.start == u.start && g.count == u.count) pick = &u;
+            if (pick) break;
+        }
+        if (!pick)
+            return ck.fail(*s, "id_pool", "no range of \"" + owner + "\" is in both " + uidf + " and " + gidf);
+        c.id_pool = {pick->start, pick->count};
+    } else if (const auto* s = v.find("id_pool")) {
         if (!s->is_object() || !s->find("base") || !s->find("count"))
-            return ck.fail(*s, "id_pool", "expected {\"base\": N, \"count\": N}");
+            return ck.fail(*s, "id_pool", "expected {\"base\": N, \"count\": N} or {\"subuid\": FILE, \"owner\": NAME}");
         BULKHEAD_TRY_ASSIGN(auto b, r.uint(*s->find("base"), "id_pool.base", 1000, 4294967294u));
         BULKHEAD_TRY_ASSIGN(auto n, r.uint(*s->find("count"), "id_pool.count", 1024, 4294967295u - b));
         c.id_pool = {static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(n)};

@@ -743,6 +743,11 @@ private:
                 if (sv.group) (void)sv.group->kill();
             if (auto* g = rt->exec_group()) (void)g->kill();
         } else if (name == "exec") {
+            if (rt->frozen()) {
+                // A new process would be frozen on arrival and the client would wait forever.
+                (void)send_message(c.get(), reply_error("site is frozen: thaw it first"));
+                return;
+            }
             start_exec(si, *req, std::move(m->fds), std::move(c));
             return;
         } else {

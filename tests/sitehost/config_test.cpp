@@ -2,7 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 using sitehost::parse_config;
 
@@ -135,4 +139,29 @@ TEST_CASE("the id pool and address pool run out with a clear error", "[unit][sit
                   "sites": [{"name": "a", "webroot": "/srv/a"}, {"name": "b", "webroot": "/srv/b"},
                             {"name": "c", "webroot": "/srv/c"}, {"name": "d", "webroot": "/srv/d"}]})")
               .find("site \"d\": no free /30 left in ipv4_pool") != std::string::npos);
+}
+
+TEST_CASE("the id pool can come from /etc/subuid-style files", "[unit][sitehost]") {
+    char t[] = "/tmp/bulkhead-subid-test-XXXXXX";
+    std::string dir = ::mkdtemp(t);
+    REQUIRE(bulkhead::write_file((dir + "/subuid").c_str(), "alice:100000:65536\nsitehost:1000000:1048576\n", AT_FDCWD,
+                                 O_WRONLY | O_CREAT));
+    REQUIRE(bulkhead::write_file((dir + "/subgid").c_str(), "sitehost:1000000:1048576\n", AT_FDCWD, O_WRONLY | O_CREAT));
+    auto c = parse_config(R"({"id_pool": {"subuid": ")" + dir + R"(/subuid", "subgid": ")" + dir +
+                              R"(/subgid", "owner": "sitehost"},
+                              "sites": [{"name": "a", "webroot": "/srv/a"}, {"name": "b", "webroot": "/srv/b"}]})",
+                          "s.json");
+    REQUIRE(c);
+    CHECK(c->sites[0].ids->base == 1000000);
+    CHECK(c->sites[1].ids->base == 1065536);
+    auto bad = parse_config(R"({"id_pool": {"subuid": ")" + dir + R"(/subuid", "subgid": ")" + dir +
+                                R"(/subgid", "owner": "alice"}, "sites": [{"name": "a", "webroot": "/srv/a"}]})",
+                            "s.json");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message().find("no range of \"alice\" is in both") != std::string::npos);
+    auto missing = parse_config(R"({"id_pool": {"subuid": "/nonexistent/subuid", "owner": "x"}, "sites": [{"name": "a", "webroot": "/srv/a"}]})",
+                                "s.json");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message().find("/nonexistent/subuid") != std::string::npos);
+    std::system(("rm -rf " + dir).c_str());
 }

@@ -52,6 +52,9 @@ TEST_CASE("freeze stops a site, thaw resumes it", "[e2e][sitehost]") {
     f.cli("freeze alpha", &st);
     REQUIRE(st == 0);
     CHECK(f.page("10.88.0.6").empty()); // times out: every process of alpha is frozen
+    auto refused = f.cli("exec alpha -- true", &st);
+    CHECK(st == 1);
+    CHECK(refused.find("site is frozen: thaw it first") != std::string::npos);
     CHECK(f.page("10.88.0.10").find("site beta") != std::string::npos);
     CHECK(f.status().find(R"("name":"alpha","ipv4":"10.88.0.6","state":"frozen")") != std::string::npos);
     f.cli("thaw alpha", &st);
@@ -113,9 +116,13 @@ TEST_CASE("malware uploaded into a site is quarantined and can freeze the site",
     INFO(scan);
     CHECK(st == 0); // nothing infected below alpha's webroot
     CHECK(::access((f.dir + "/outside/evil.php").c_str(), F_OK) == 0);
-    // Now a real upload, in a directory created after the watch began.
-    f.cli("exec alpha -- sh -c 'mkdir -p /srv/www/up/a && echo \"<?php eval(\\$_POST[1]);\" > /srv/www/up/a/s.php'", &st);
-    REQUIRE(st == 0);
+    // Now an upload into a directory created after the watch began, written as alpha's
+    // www-data from the host side (an exec'd writer would itself be frozen with the site).
+    std::string up = f.dir + "/www-alpha/up";
+    REQUIRE(::mkdir(up.c_str(), 0755) == 0);
+    REQUIRE(::mkdir((up + "/a").c_str(), 0755) == 0);
+    fixture::write(up + "/a/s.php", "<?php eval($_POST[1]);\n");
+    for (const std::string& p : {up, up + "/a", up + "/a/s.php"}) REQUIRE(::chown(p.c_str(), 200033, 200033) == 0);
     CHECK(eventually([&] { return f.log().find(R"("event":"malware","site":"alpha","path":"up/a/s.php","signature":"Test.WebShell")") != std::string::npos; }));
     CHECK(::access((f.dir + "/www-alpha/up/a/s.php").c_str(), F_OK) != 0);
     CHECK(eventually([&] { return f.status().find(R"("name":"alpha","ipv4":"10.88.0.6","state":"frozen")") != std::string::npos; }));

@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,8 @@ struct fixture {
 
     void up() {
         auto c = bulkhead::fork_call([this] {
+            // If ctest kills this test, the supervisor follows (and takes its sites with it).
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             int fd = ::open(events.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
             ::dup2(fd, 1);
             ::dup2(fd, 2);
