@@ -7615,6 +7615,9 @@ BULKHEAD_NAMESPACE_END
 #include <vector>
 
 #include <arpa/inet.h>
+// glibc's <net/if.h> must come first: it tells <linux/if.h> (via libc-compat) not to define
+// the same names again, so a translation unit may include both in any order afterwards.
+#include <net/if.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>

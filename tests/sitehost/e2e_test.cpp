@@ -118,11 +118,16 @@ TEST_CASE("malware uploaded into a site is quarantined and can freeze the site",
     CHECK(::access((f.dir + "/outside/evil.php").c_str(), F_OK) == 0);
     // Now an upload into a directory created after the watch began, written as alpha's
     // www-data from the host side (an exec'd writer would itself be frozen with the site).
+    // The file is made complete and owned first, then renamed in: sitehost may quarantine it
+    // the moment it appears.
     std::string up = f.dir + "/www-alpha/up";
     REQUIRE(::mkdir(up.c_str(), 0755) == 0);
     REQUIRE(::mkdir((up + "/a").c_str(), 0755) == 0);
-    fixture::write(up + "/a/s.php", "<?php eval($_POST[1]);\n");
-    for (const std::string& p : {up, up + "/a", up + "/a/s.php"}) REQUIRE(::chown(p.c_str(), 200033, 200033) == 0);
+    for (const std::string& p : {up, up + "/a"}) REQUIRE(::chown(p.c_str(), 200033, 200033) == 0);
+    std::string staged = f.dir + "/staged.php";
+    fixture::write(staged, "<?php eval($_POST[1]);\n");
+    REQUIRE(::chown(staged.c_str(), 200033, 200033) == 0);
+    REQUIRE(::rename(staged.c_str(), (up + "/a/s.php").c_str()) == 0);
     CHECK(eventually([&] { return f.log().find(R"("event":"malware","site":"alpha","path":"up/a/s.php","signature":"Test.WebShell")") != std::string::npos; }));
     CHECK(::access((f.dir + "/www-alpha/up/a/s.php").c_str(), F_OK) != 0);
     CHECK(eventually([&] { return f.status().find(R"("name":"alpha","ipv4":"10.88.0.6","state":"frozen")") != std::string::npos; }));
