@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace {
@@ -189,7 +190,15 @@ int cmd_client(const std::string& cmd, int argc, char** argv) {
         w.key("argv").begin_array();
         for (const auto& c : command) w.string(c);
         w.end_array().field("root", as_root).field("host_ns", host_ns_list());
-        fds = {0, 1, 2};
+        // Our stdio becomes the command's; a closed one (a daemon, CI) is /dev/null instead.
+        for (int fd = 0; fd < 3; ++fd) {
+            if (::fcntl(fd, F_GETFD) >= 0) {
+                fds.push_back(fd);
+                continue;
+            }
+            int null = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            fds.push_back(null);
+        }
     }
     w.end_object();
     auto raw = request(state_dir, std::move(w).str(), fds);
