@@ -42,3 +42,17 @@
 
 #define BULKHEAD_CONCAT_IMPL(a, b) a##b
 #define BULKHEAD_CONCAT(a, b) BULKHEAD_CONCAT_IMPL(a, b)
+
+// Sanitizers that shadow the stack (ASan, TSan, MSan, HWASan): code that switches stacks
+// (the sandbox's CLONE_VM payload) takes a plainer path under them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(__SANITIZE_HWADDRESS__)
+#define BULKHEAD_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer) ||  \
+    __has_feature(hwaddress_sanitizer)
+#define BULKHEAD_SANITIZED 1
+#endif
+#endif
+#ifndef BULKHEAD_SANITIZED
+#define BULKHEAD_SANITIZED 0
+#endif

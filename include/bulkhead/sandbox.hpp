@@ -227,6 +227,11 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
         f.code = op::fork_init;
         f.ptr = &waitset;
         p.add(f, "fork init", {});
+#if !BULKHEAD_SANITIZED
+        // 64 KiB for the payload's last steps (see ns::detail::split_init). Sanitizer
+        // runtimes keep per-stack state, so those builds fork the init instead.
+        p.payload_stack.resize(64 * 1024 / sizeof(std::uint64_t));
+#endif
     }
     // The payload starts with no blocked signals whatever the caller had.
     sigset_t& empty = p.sigsets.emplace_back();

@@ -148,6 +148,9 @@ public:
     std::deque<sigset_t> sigsets;
     std::deque<sock_fprog> fprogs;
     std::deque<std::vector<std::uint8_t>> byte_arrays;
+    /// The stack the payload runs its remaining steps on after `fork_init` (CLONE_VM), sized
+    /// by the parent; empty: the init forks a copy of itself instead.
+    std::vector<std::uint64_t> payload_stack;
 
 private:
     struct name {
@@ -158,6 +161,35 @@ private:
     std::vector<step> steps_;
     std::vector<name> names_;
 };
+
+/// Sends one prebuilt rtnetlink request on `fd` and reads its ack: 0, or -1 with errno set
+/// (the kernel's error, EPROTO for a malformed reply). Allocation-free: the child uses it.
+inline int netlink_request(int fd, const void* req, std::size_t len) noexcept {
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (::sendto(fd, req, len, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return -1;
+    alignas(nlmsghdr) unsigned char buf[1024];
+    ssize_t n;
+    do n = ::recv(fd, buf, sizeof buf, 0);
+    while (n < 0 && errno == EINTR);
+    nlmsghdr h;
+    if (n < static_cast<ssize_t>(sizeof h + sizeof(int))) {
+        if (n >= 0) errno = EPROTO;
+        return -1;
+    }
+    __builtin_memcpy(&h, buf, sizeof h);
+    int e = 0;
+    __builtin_memcpy(&e, buf + NLMSG_HDRLEN, sizeof e);
+    if (h.nlmsg_type != NLMSG_ERROR) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (e < 0) {
+        errno = -e;
+        return -1;
+    }
+    return 0;
+}
 
 [[noreturn]] inline void child_fail(int err_fd, std::size_t i, int e) noexcept {
     failure_record r{static_cast<std::int32_t>(i), e};
@@ -198,10 +230,39 @@ private:
     }
 }
 
+[[noreturn]] inline void run_child_from(const program& prog, int err_fd, std::size_t first) noexcept;
+
+struct payload_start {
+    const program* prog;
+    int err_fd;
+    std::size_t next;
+};
+
+inline int payload_entry(void* arg) noexcept {
+    const auto* ps = static_cast<const payload_start*>(arg);
+    run_child_from(*ps->prog, ps->err_fd, ps->next);
+}
+
+/// Splits pid 1 into the init and the payload. With a prepared stack the payload is cloned
+/// with CLONE_VM | CLONE_VFORK, as posix_spawn does: no page tables are copied, and the init
+/// sleeps until the payload has exec'd (or failed), so the two never run on shared memory
+/// at the same time. The payload's remaining steps only change per-task state (ids, caps,
+/// rlimits, fds of its own table, its seccomp filter, cwd of its own fs struct).
+inline long split_init(const program& prog, int err_fd, std::size_t next) noexcept {
+    auto& stack = prog.payload_stack;
+    if (stack.empty()) return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    payload_start ps{&prog, err_fd, next};
+    // The top of the stack, 16-byte aligned as the x86-64 and AArch64 ABIs want.
+    auto top = reinterpret_cast<std::uintptr_t>(stack.data() + stack.size()) & ~std::uintptr_t{15};
+    return ::clone(payload_entry, reinterpret_cast<void*>(top), CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
+}
+
 /// Runs `prog` in the child. Never returns: execs, or reports a failure and _exits.
-[[noreturn]] inline void run_child(const program& prog, int err_fd) noexcept {
+[[noreturn]] inline void run_child(const program& prog, int err_fd) noexcept { run_child_from(prog, err_fd, 0); }
+
+[[noreturn]] inline void run_child_from(const program& prog, int err_fd, std::size_t first) noexcept {
     const auto& steps = prog.steps();
-    for (std::size_t i = 0; i < steps.size(); ++i) {
+    for (std::size_t i = first; i < steps.size(); ++i) {
         const step& s = steps[i];
         int rc = 0;
         switch (s.code) {
@@ -266,12 +327,14 @@ private:
             rc = ::sigprocmask(SIG_SETMASK, static_cast<const sigset_t*>(s.ptr), nullptr);
             break;
         case op::fork_init: {
-            long pid = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+            const bool shared = !prog.payload_stack.empty();
+            long pid = split_init(prog, err_fd, i + 1);
             if (pid < 0) {
                 rc = -1;
                 break;
             }
             if (pid > 0) init_loop(static_cast<pid_t>(pid), static_cast<const sigset_t*>(s.ptr));
+            if (shared) ::_exit(127); // unreachable: the CLONE_VM payload runs payload_entry
             break;
         }
         case op::setsid: rc = ::setsid() < 0 ? -1 : 0; break;
@@ -344,30 +407,7 @@ private:
                 rc = -1;
                 break;
             }
-            sockaddr_nl sa{};
-            sa.nl_family = AF_NETLINK;
-            if (::sendto(fd, s.ptr, static_cast<std::size_t>(s.x), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
-                rc = -1;
-            } else {
-                alignas(nlmsghdr) unsigned char buf[1024];
-                ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-                nlmsghdr h;
-                if (n < static_cast<ssize_t>(sizeof h + sizeof(int))) {
-                    rc = -1;
-                    errno = n < 0 ? errno : EPROTO;
-                } else {
-                    __builtin_memcpy(&h, buf, sizeof h);
-                    int e = 0;
-                    __builtin_memcpy(&e, buf + NLMSG_HDRLEN, sizeof e);
-                    if (h.nlmsg_type != NLMSG_ERROR) {
-                        rc = -1;
-                        errno = EPROTO;
-                    } else if (e < 0) {
-                        rc = -1;
-                        errno = -e;
-                    }
-                }
-            }
+            rc = netlink_request(fd, s.ptr, static_cast<std::size_t>(s.x));
             int saved = errno;
             ::close(fd);
             errno = saved;
