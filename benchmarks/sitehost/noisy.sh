@@ -6,6 +6,9 @@
 #
 # usage: benchmarks/sitehost/noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS=3] [SECONDS=10] [RATE=20]
 #   SITEHOST_DIR holds sitehost (+ tools); LATENCY_BIN is bench_latency (this directory).
+#   NOISY_MODES="limited unlimited" and NOISY_SCENARIOS="none cpu memory forks" pick a subset.
+#   Each run also prints beta's major faults and file refaults (memory.stat deltas), which
+#   show whether alpha's reclaim took page-cache pages beta runs on.
 set -uo pipefail
 bin=${1:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
 lat=${2:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
@@ -18,8 +21,10 @@ controllers_ok() { local c; c=$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/nul
   for w in cpu memory pids; do grep -qw $w <<<"$c" || return 1; done; }
 if [ -z "${BULKHEAD_NOISY_INNER:-}" ]; then
   if controllers_ok; then exec env BULKHEAD_NOISY_INNER=1 unshare --net -- "$self" "$@"; fi
+  pass=()
+  for v in NOISY_MODES NOISY_SCENARIOS; do [ -n "${!v:-}" ] && pass+=(--env "$v=${!v}"); done
   exec "$root/scripts/vm/run.sh" --host-root --module veth --mem 3072 --cpus 2 --timeout 3000 \
-    --env BULKHEAD_NOISY_INNER=1 -- unshare --net -- "$self" "$@"
+    --env BULKHEAD_NOISY_INNER=1 "${pass[@]}" -- unshare --net -- "$self" "$@"
 fi
 ip link set lo up
 work=$(mktemp -d /tmp/bulkhead-noisy.XXXXXX); chmod 711 "$work"
@@ -40,8 +45,12 @@ hog() { # hog KIND: started inside alpha, in its exec group
   esac
 }
 
+beta_faults() { # "pgmajfault workingset_refault_file" of beta's whole subtree
+  awk '$1 == "pgmajfault" {m = $2} $1 == "workingset_refault_file" {r = $2} END {print m + 0, r + 0}' \
+    /sys/fs/cgroup/bulkhead-sitehost/beta/memory.stat 2>/dev/null || echo "0 0"; }
+
 results=()
-for mode in limited unlimited; do
+for mode in ${NOISY_MODES:-limited unlimited}; do
   if [ $mode = limited ]; then
     limits='"limits": {"cpu_max": "50000 100000", "memory_max": "384M", "memory_high": "320M", "pids_max": 128}'
   else
@@ -56,13 +65,15 @@ JSON
   for ip in 10.88.0.6 10.88.0.10; do
     for _ in $(seq 600); do curl -s -m 2 "http://$ip/" | grep -q '^ok' && break; sleep 0.1; done
   done
-  for scenario in none cpu memory forks; do
+  for scenario in ${NOISY_SCENARIOS:-none cpu memory forks}; do
     hog_pid=""
     if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
     for r in $(seq "$runs"); do
+      f0=$(beta_faults)
       out=$("$lat" 10.88.0.10 80 / "$rate" "$secs")
+      f1=$(beta_faults)
       results+=("$mode $scenario $r $out")
-      echo "$mode hog=$scenario run $r: $out" >&2
+      echo "$mode hog=$scenario run $r: $out beta pgmajfault+$(( ${f1% *} - ${f0% *} )) refault_file+$(( ${f1#* } - ${f0#* } ))" >&2
     done
     if [ -n "$hog_pid" ]; then
       "$bin/sitehost" kill alpha --state-dir "$work/state" >/dev/null 2>&1
@@ -76,8 +87,8 @@ done
 echo
 echo "beta: PHP page at $rate req/s for ${secs}s, $runs runs per case; latency p50 / p99 in ms (errors)"
 printf '%-10s %-8s %s\n' mode "hog in alpha" "runs"
-for mode in limited unlimited; do
-  for scenario in none cpu memory forks; do
+for mode in ${NOISY_MODES:-limited unlimited}; do
+  for scenario in ${NOISY_SCENARIOS:-none cpu memory forks}; do
     line=""
     for r in "${results[@]}"; do
       set -- $r

@@ -93,9 +93,11 @@ std::string status_table(const bulkhead::detail::json::value& v) {
     for (const auto& s : v.find("sites")->items()) {
         std::string svc;
         if (const auto* ss = s.find("services"))
-            for (const auto& x : ss->items())
-                svc += (svc.empty() ? "" : ",") + std::string(x.find("running")->as_bool() ? "" : "!") +
-                       x.find("name")->as_string().substr(0, 3);
+            for (const auto& x : ss->items()) {
+                if (!svc.empty()) svc += ',';
+                if (!x.find("running")->as_bool()) svc += '!';
+                svc += x.find("name")->as_string().substr(0, 3);
+            }
         auto num = [&](const char* k, double div) {
             const auto* x = s.find(k);
             if (!x) return std::string("-");
