@@ -4,7 +4,8 @@
 #   2. g++ 12 build (-Werror), every tier: unit, kernel, vm, e2e (ctest labels)
 #   3. clang 14 build with ASan + UBSan (-Werror), tiers unit, kernel, e2e
 #      (the vm tier runs static binaries, which the sanitizers cannot build)
-#   4. clang 14 libFuzzer build: each fuzz target fuzzed for BULKHEAD_FUZZ_SECONDS
+#   4. g++ 12 release build (-O2 -Werror: the optimiser's warnings differ), unit tier
+#   5. clang 14 libFuzzer build: each fuzz target fuzzed for BULKHEAD_FUZZ_SECONDS
 # Needs root (kernel tier: namespaces, mounts, seccomp, cgroups). Ends with a summary line.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -59,6 +60,10 @@ run_ctest gcc --preset gcc -j "$jobs" -L 'unit|kernel|vm|e2e'
 build asan
 bh_log "tests (clang, ASan+UBSan): unit kernel e2e"
 run_ctest asan --preset asan -j "$jobs"
+
+build release
+bh_log "tests (g++ -O2): unit"
+run_ctest release --preset release -j "$jobs"
 
 build fuzz
 bh_log "fuzzing each target for ${fuzz_seconds}s (clang, libFuzzer)"

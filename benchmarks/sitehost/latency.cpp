@@ -1,8 +1,9 @@
 // Open-loop HTTP latency at a fixed request rate: requests start on a fixed schedule whatever
 // the answers do, and each latency is measured from its scheduled start (no coordinated
-// omission), one new connection per request. Prints one JSON line.
+// omission), one new connection per request. Prints one JSON line; with RAW_FILE, also
+// appends every latency (ms, one per line) to it, so runs can be pooled.
 //
-// usage: bench_latency IP PORT PATH RATE_PER_S SECONDS
+// usage: bench_latency IP PORT PATH RATE_PER_S SECONDS [RAW_FILE]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,8 +36,8 @@ double ms(clk::duration d) { return std::chrono::duration<double, std::milli>(d)
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 6) {
-        std::fprintf(stderr, "usage: bench_latency IP PORT PATH RATE_PER_S SECONDS\n");
+    if (argc != 6 && argc != 7) {
+        std::fprintf(stderr, "usage: bench_latency IP PORT PATH RATE_PER_S SECONDS [RAW_FILE]\n");
         return 2;
     }
     sockaddr_in addr{};
@@ -128,6 +129,15 @@ int main(int argc, char** argv) {
         }
     }
     errors += static_cast<int>(open.size()); // never answered
+    if (argc == 7) {
+        std::FILE* raw = std::fopen(argv[6], "a");
+        if (!raw) {
+            std::fprintf(stderr, "bench_latency: %s: %s\n", argv[6], std::strerror(errno));
+            return 2;
+        }
+        for (double l : lat) std::fprintf(raw, "%.3f\n", l);
+        std::fclose(raw);
+    }
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double p) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * static_cast<double>(lat.size())))]; };
     std::printf("{\"sent\":%d,\"ok\":%zu,\"errors\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f}\n", sent,

@@ -13,6 +13,11 @@ set -uo pipefail
 bin=${1:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
 lat=${2:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
 runs=${3:-3} secs=${4:-10} rate=${5:-20}
+# Absolute paths: the VM runs this script again from another working directory.
+bin=$(cd "$bin" && pwd) || exit 2
+lat=$(cd "$(dirname "$lat")" && pwd)/$(basename "$lat")
+[ -x "$bin/sitehost" ] || { echo "noisy.sh: no sitehost in $bin" >&2; exit 2; }
+[ -x "$lat" ] || { echo "noisy.sh: $lat is not an executable (build bench_latency)" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 self="$here/$(basename "$0")"
 root=$(cd "$here/../.." && pwd)
@@ -20,11 +25,11 @@ root=$(cd "$here/../.." && pwd)
 controllers_ok() { local c; c=$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null) || return 1
   for w in cpu memory pids; do grep -qw $w <<<"$c" || return 1; done; }
 if [ -z "${BULKHEAD_NOISY_INNER:-}" ]; then
-  if controllers_ok; then exec env BULKHEAD_NOISY_INNER=1 unshare --net -- "$self" "$@"; fi
+  if controllers_ok; then exec env BULKHEAD_NOISY_INNER=1 unshare --net -- "$self" "$bin" "$lat" "$runs" "$secs" "$rate"; fi
   pass=()
   for v in NOISY_MODES NOISY_SCENARIOS; do [ -n "${!v:-}" ] && pass+=(--env "$v=${!v}"); done
   exec "$root/scripts/vm/run.sh" --host-root --module veth --mem 3072 --cpus 2 --timeout 3000 \
-    --env BULKHEAD_NOISY_INNER=1 "${pass[@]}" -- unshare --net -- "$self" "$@"
+    --env BULKHEAD_NOISY_INNER=1 "${pass[@]}" -- unshare --net -- "$self" "$bin" "$lat" "$runs" "$secs" "$rate"
 fi
 ip link set lo up
 work=$(mktemp -d /tmp/bulkhead-noisy.XXXXXX); chmod 711 "$work"
@@ -70,7 +75,7 @@ JSON
     if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
     for r in $(seq "$runs"); do
       f0=$(beta_faults)
-      out=$("$lat" 10.88.0.10 80 / "$rate" "$secs")
+      out=$("$lat" 10.88.0.10 80 / "$rate" "$secs" "$work/lat-$mode-$scenario.txt")
       f1=$(beta_faults)
       results+=("$mode $scenario $r $out")
       echo "$mode hog=$scenario run $r: $out beta pgmajfault+$(( ${f1% *} - ${f0% *} )) refault_file+$(( ${f1#* } - ${f0#* } ))" >&2
@@ -85,9 +90,14 @@ JSON
 done
 
 echo
+# pooled FILE P: the P-quantile of every latency of a case's runs (same index rule as bench_latency)
+pooled() { sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END {i = int(p * NR) + 1; if (i > NR) i = NR; printf "%.2f", v[i]}'; }
 echo "beta: PHP page at $rate req/s for ${secs}s, $runs runs per case; latency p50 / p99 in ms (errors)"
-printf '%-10s %-8s %s\n' mode "hog in alpha" "runs"
+echo "per run, then pooled over the runs, and the pooled p99 against the same mode's quiet one"
+printf '%-10s %-8s %-62s %s\n' mode "hog" "runs" "pooled p50 / p99   ratio"
 for mode in ${NOISY_MODES:-limited unlimited}; do
+  quiet=""
+  [ -s "$work/lat-$mode-none.txt" ] && quiet=$(pooled "$work/lat-$mode-none.txt" 0.99)
   for scenario in ${NOISY_SCENARIOS:-none cpu memory forks}; do
     line=""
     for r in "${results[@]}"; do
@@ -97,6 +107,11 @@ for mode in ${NOISY_MODES:-limited unlimited}; do
       err=$(grep -o '"errors":[0-9]*' <<<"$4" | cut -d: -f2)
       line+="  $p50 / $p99 ($err)"
     done
-    printf '%-10s %-8s %s\n' $mode $scenario "$line"
+    f="$work/lat-$mode-$scenario.txt" pool="-" ratio="-"
+    if [ -s "$f" ]; then
+      pool="$(pooled "$f" 0.50) / $(pooled "$f" 0.99)"
+      [ -n "$quiet" ] && ratio=$(awk -v a="$(pooled "$f" 0.99)" -v b="$quiet" 'BEGIN {printf "%.2fx", a / b}')
+    fi
+    printf '%-10s %-8s %-62s %-18s %s\n' $mode $scenario "$line" "$pool" "$ratio"
   done
 done

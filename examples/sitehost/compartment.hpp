@@ -287,14 +287,14 @@ public:
         if (site_.php) {
             service php;
             php.name = "php-fpm";
-            php.argv = {"/usr/sbin/php-fpm8.2", "--nodaemonize", "--fpm-config", "/run/sitehost/php-fpm.conf"};
+            php.argv = {php_fpm_path, "--nodaemonize", "--fpm-config", "/run/sitehost/php-fpm.conf"};
             BULKHEAD_TRY_ASSIGN(auto g, group_->create_child("php"));
             php.group = std::move(g);
             services_.push_back(std::move(php));
         }
         service ngx;
         ngx.name = "nginx";
-        ngx.argv = {"/usr/sbin/nginx", "-e", "stderr", "-c", "/run/sitehost/nginx.conf"};
+        ngx.argv = {nginx_path, "-e", "stderr", "-c", "/run/sitehost/nginx.conf"};
         ngx.caps.add(CAP_NET_BIND_SERVICE);
         BULKHEAD_TRY_ASSIGN(auto g, group_->create_child("nginx"));
         ngx.group = std::move(g);

@@ -94,6 +94,10 @@ struct scan_settings {
     std::uint32_t threads = 0;             ///< full-scan workers; 0: every core
 };
 
+/// The servers every site runs (Debian 12's packages).
+inline constexpr const char* nginx_path = "/usr/sbin/nginx";
+inline constexpr const char* php_fpm_path = "/usr/sbin/php-fpm8.2";
+
 struct config {
     std::string path; ///< the file it was read from, for messages
     std::string cgroup = "bulkhead-sitehost"; ///< the top group under the cgroup2 mount
@@ -105,6 +109,9 @@ struct config {
     id_range id_pool{200000, 65536u * 64};  ///< ranges are allotted from here
     std::uint32_t ids_per_site = 65536;
     std::vector<site> sites;
+    /// Read the servers' code once before any site starts, so its page cache is charged to
+    /// the supervisor's cgroup and no site's memory limit can evict it (prewarm.hpp).
+    bool prewarm = true;
 };
 
 namespace detail {
@@ -491,9 +498,13 @@ inline bulkhead::result<config> parse_config(std::string_view text, const std::s
     detail::reader r{ck};
     const json::value& v = *doc;
     if (!v.is_object()) return ck.fail(v, "(top level)", "expected an object");
-    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "cgroup", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure", "scan"}));
+    BULKHEAD_TRY(r.known_keys(v, "(top level)", {"state_dir", "cgroup", "ipv4_pool", "id_pool", "ids_per_site", "sites", "caa", "pressure", "scan", "prewarm"}));
     config c;
     c.path = file;
+    if (const auto* pw = v.find("prewarm")) {
+        if (!pw->is_bool()) return ck.fail(*pw, "prewarm", "expected true or false");
+        c.prewarm = pw->as_bool();
+    }
     if (const auto* sc = v.find("scan")) {
         if (!sc->is_object()) return ck.fail(*sc, "scan", "expected an object");
         BULKHEAD_TRY(r.known_keys(*sc, "scan", {"databases", "quarantine_dir", "freeze_on_detection", "max_file_size",

@@ -8,6 +8,7 @@
 #include "compartment.hpp"
 #include "config.hpp"
 #include "control.hpp"
+#include "prewarm.hpp"
 #include "uploads.hpp"
 
 #include <bulkhead/cgroup.hpp>
@@ -103,6 +104,21 @@ public:
 
     /// Starts every site; a site that fails to start is reported and the others go on.
     bh::result<void> start_all() {
+        if (cfg_.prewarm && !cfg_.sites.empty()) {
+            bool php = std::any_of(cfg_.sites.begin(), cfg_.sites.end(), [](const site& s) { return s.php; });
+            std::vector<std::string> exes{nginx_path};
+            std::vector<std::string> ext_dirs;
+            if (php) {
+                exes.push_back(php_fpm_path);
+                ext_dirs = php_extension_dirs();
+            }
+            auto r = read_files(shared_code(exes, ext_dirs));
+            auto w = event("prewarm", "");
+            w.field("files", static_cast<std::uint64_t>(r.files))
+                .field("mib", static_cast<std::uint64_t>(r.bytes >> 20))
+                .field("ms", static_cast<std::uint64_t>(r.took.count()));
+            emit(opt_.log_fd, std::move(w));
+        }
         int index = 0;
         for (const auto& s : cfg_.sites) {
             std::vector<sock_filter> filter;

@@ -165,3 +165,14 @@ TEST_CASE("the id pool can come from /etc/subuid-style files", "[unit][sitehost]
     CHECK(missing.error().message().find("/nonexistent/subuid") != std::string::npos);
     std::system(("rm -rf " + dir).c_str());
 }
+
+TEST_CASE("prewarm is a boolean, on by default", "[unit][sitehost]") {
+    auto c = sitehost::parse_config(R"({"sites": [{"name": "a", "webroot": "/srv/a"}]})", "sites.json");
+    REQUIRE(c);
+    CHECK(c->prewarm);
+    auto off = sitehost::parse_config(R"({"prewarm": false, "sites": [{"name": "a", "webroot": "/srv/a"}]})", "sites.json");
+    REQUIRE(off);
+    CHECK_FALSE(off->prewarm);
+    CHECK(err(R"({"prewarm": 1, "sites": [{"name": "a", "webroot": "/srv/a"}]})") ==
+          "sites file sites.json at line 1:13: invalid argument (prewarm: expected true or false)");
+}
