@@ -204,7 +204,9 @@ if [ "$(cat /etc/host_root)" = 1 ]; then
   mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host || fail "9p mount of the host root failed"
   mount -t tmpfs ovl /mnt && mkdir -p /mnt/u /mnt/w || fail "tmpfs for the overlay failed"
   mount -t overlay -o lowerdir=/host,upperdir=/mnt/u,workdir=/mnt/w overlay /newroot || fail "overlay over the host root failed"
-  for d in proc sys dev tmp run; do mkdir -p /newroot/$d; mount --bind /$d /newroot/$d || fail "bind /$d"; done
+  # /tmp stays the overlay's (the host's /tmp read-only below, the guest's writes above): a
+  # checkout or build tree under the host's /tmp (a CI clone) must be visible in the guest.
+  for d in proc sys dev run; do mkdir -p /newroot/$d; mount --bind /$d /newroot/$d || fail "bind /$d"; done
   mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
   [ -d /payload ] && { cp -a /payload/. /newroot/ || fail "copying the --add files into the overlay failed"; }
   # Not a plain chroot: the kernel refuses new user namespaces to a chrooted process. In a
