@@ -6,14 +6,16 @@ a shuffled order, so load changes hit all tools alike; ratios are per-sample med
   benchmarks/ns/startup_side_by_side.py --build BUILD_DIR [--samples 30] [--per-sample 10]
 
 Rows: floor = clone3 with 7 namespaces + id maps + /proc + exec (chroot into the prepared
-root); floor-pivot = the same with pivot_root and the old root detached, as every sandbox must;
+root); floor-static = the same program linked as a static PIE, as bulkhead-run is (no dynamic
+loader on either side: the like-for-like reference, a second ratio column); floor-pivot = the
+floor with pivot_root and the old root detached, as every sandbox must;
 bulkhead = bulkhead-run --unshare-all into the prepared read-only root with /proc, caps dropped,
 no_new_privs, an rlimit; bulkhead-usr / bwrap = the same bwrap-style mounts (tmpfs root, /usr
 read-only, /proc, /dev); bwrap-root = bwrap with the prepared root; crun = busybox bundle;
 fork+exec = a plain runner (fork, exec, wait); bulkhead-warm = bulkhead-run joining a prepared
 netns and spawning into a prepared cgroup.
 
-BUILD_DIR holds benchmarks/ns/bench_ns_floor and examples/run/bulkhead-run (Release build).
+BUILD_DIR holds benchmarks/ns/bench_ns_floor(_static) and examples/run/bulkhead-run (Release build).
 Runs as root. The whole script runs in a private mount namespace with /sys/fs/cgroup hidden
 (crun is also told --cgroup-manager=disabled), so no runtime can touch the machine's cgroups;
 stdio of every tool is a pipe (never /dev/null), and /dev/null is checked afterwards.
@@ -77,8 +79,9 @@ def main():
     ap.add_argument("--no-crun", action="store_true")
     a = ap.parse_args()
     floor = os.path.join(a.build, "benchmarks/ns/bench_ns_floor")
+    floor_static = os.path.join(a.build, "benchmarks/ns/bench_ns_floor_static")
     run = os.path.join(a.build, "examples/run/bulkhead-run")
-    for p in (floor, run):
+    for p in (floor, floor_static, run):
         if not os.access(p, os.X_OK):
             die(f"missing {p} (build the bench_ns_floor and bulkhead-run targets)")
     reexec_private()
@@ -111,6 +114,7 @@ def main():
                      "--symlink", "usr/lib64", "/lib64"]
         tools = {
             "floor": [floor, "--root", root, "/bin/true"],
+            "floor-static": [floor_static, "--root", root, "/bin/true"],
             "bulkhead": [run, "--unshare-all"] + uidmap + ["--root-dir", root, "--root-ro", "--proc", "/proc",
                                                           "--rlimit", "NOFILE=1024", "/bin/true"],
             # The same without the pid-1 init (the payload is pid 1): the init's share.
@@ -154,6 +158,8 @@ def main():
             s = sorted(samples[n])
             ref = "fork+exec" if n == "bulkhead-warm" else "floor"
             r = "" if n in ("floor", "fork+exec") else f"{ratio(n, ref):.2f}x {ref}"
+            if n not in ("floor", "floor-static", "fork+exec", "bulkhead-warm"):
+                r += f", {ratio(n, 'floor-static'):.2f}x floor-static"
             if n == "bulkhead-warm" and not cg:
                 r += " (no cgroup2 dir: netns join only)"
             print(f"{n:<14} {statistics.median(s):8.2f} {s[len(s)//10]:8.2f} {s[(len(s)*9)//10]:8.2f}  {r}")

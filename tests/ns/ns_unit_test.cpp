@@ -127,6 +127,14 @@ TEST_CASE("capability and rlimit names", "[unit][ns]") {
     CHECK(!ns::parse_rlimit("NOFILE=200:100"));
 }
 
+TEST_CASE("the kernel's last capability, probed and as procfs says", "[unit][ns]") {
+    auto text = bulkhead::read_file("/proc/sys/kernel/cap_last_cap");
+    REQUIRE(text);
+    auto v = bulkhead::detail::parse_int<int>(bulkhead::detail::trim(*text));
+    REQUIRE(v);
+    CHECK(ns::kernel_cap_last_cap() == *v);
+}
+
 TEST_CASE("namespace kinds", "[unit][ns]") {
     CHECK(ns::parse_kind("mnt") == ns::kind::mount);
     CHECK(ns::parse_kind("mount") == ns::kind::mount);
