@@ -4,15 +4,23 @@
 # runs without any limits to show what the limits buy. Needs the cpu, memory and pids
 # controllers: on a hybrid-mode host it runs itself in the project's VM.
 #
-# usage: benchmarks/sitehost/noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS=3] [SECONDS=10] [RATE=20]
+# usage: benchmarks/sitehost/noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS=3] [SECONDS=20] [RATE=10]
 #   SITEHOST_DIR holds sitehost (+ tools); LATENCY_BIN is bench_latency (this directory).
-#   NOISY_MODES="limited unlimited" and NOISY_SCENARIOS="none cpu memory forks" pick a subset.
+#   NOISY_MODES="limited unlimited" and NOISY_SCENARIOS="none cpu memory forks" pick a subset;
+#   NOISY_CPU_MAX sets the sites' cpu.max in the limited mode (default "50000 100000": half a CPU
+#   per 100 ms period; a 10 ms period throttled even the quiet site badly in the TCG VM), and
+#   NOISY_VM_CPUS the VM's CPUs (default 2).
+#   The rate keeps beta's own load at about half its cpu.max (a page costs ~25 ms of CPU under
+#   TCG): at 20 req/s beta sat at its own limit whenever the emulated CPU ran slow (a busy host),
+#   and the benchmark measured beta throttling itself, not its neighbour.
+#   Runs are interleaved (run 1 of every case, then run 2, ...), so slow drift in the machine's
+#   own noise lands on every case alike instead of on whichever case ran during it.
 #   Each run also prints beta's major faults and file refaults (memory.stat deltas), which
 #   show whether alpha's reclaim took page-cache pages beta runs on.
 set -uo pipefail
 bin=${1:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
 lat=${2:?usage: noisy.sh SITEHOST_DIR LATENCY_BIN [RUNS] [SECONDS] [RATE]}
-runs=${3:-3} secs=${4:-10} rate=${5:-20}
+runs=${3:-3} secs=${4:-20} rate=${5:-10}
 # Absolute paths: the VM runs this script again from another working directory.
 bin=$(cd "$bin" && pwd) || exit 2
 lat=$(cd "$(dirname "$lat")" && pwd)/$(basename "$lat")
@@ -27,8 +35,8 @@ controllers_ok() { local c; c=$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/nul
 if [ -z "${BULKHEAD_NOISY_INNER:-}" ]; then
   if controllers_ok; then exec env BULKHEAD_NOISY_INNER=1 unshare --net -- "$self" "$bin" "$lat" "$runs" "$secs" "$rate"; fi
   pass=()
-  for v in NOISY_MODES NOISY_SCENARIOS; do [ -n "${!v:-}" ] && pass+=(--env "$v=${!v}"); done
-  exec "$root/scripts/vm/run.sh" --host-root --module veth --mem 3072 --cpus 2 --timeout 3000 \
+  for v in NOISY_MODES NOISY_SCENARIOS NOISY_CPU_MAX NOISY_VM_CPUS; do [ -n "${!v:-}" ] && pass+=(--env "$v=${!v}"); done
+  exec "$root/scripts/vm/run.sh" --host-root --module veth --mem 3072 --cpus "${NOISY_VM_CPUS:-2}" --timeout 3000 \
     --env BULKHEAD_NOISY_INNER=1 "${pass[@]}" -- unshare --net -- "$self" "$bin" "$lat" "$runs" "$secs" "$rate"
 fi
 ip link set lo up
@@ -57,7 +65,7 @@ beta_faults() { # "pgmajfault workingset_refault_file" of beta's whole subtree
 results=()
 for mode in ${NOISY_MODES:-limited unlimited}; do
   if [ $mode = limited ]; then
-    limits='"limits": {"cpu_max": "50000 100000", "memory_max": "384M", "memory_high": "320M", "pids_max": 128}'
+    limits='"limits": {"cpu_max": "'"${NOISY_CPU_MAX:-50000 100000}"'", "memory_max": "384M", "memory_high": "320M", "pids_max": 128}'
   else
     limits='"limits": {}'
   fi
@@ -70,21 +78,23 @@ JSON
   for ip in 10.88.0.6 10.88.0.10; do
     for _ in $(seq 600); do curl -s -m 2 "http://$ip/" | grep -q '^ok' && break; sleep 0.1; done
   done
-  for scenario in ${NOISY_SCENARIOS:-none cpu memory forks}; do
-    hog_pid=""
-    if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
-    for r in $(seq "$runs"); do
+  for r in $(seq "$runs"); do
+    for scenario in ${NOISY_SCENARIOS:-none cpu memory forks}; do
+      hog_pid=""
+      if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
       f0=$(beta_faults)
       out=$("$lat" 10.88.0.10 80 / "$rate" "$secs" "$work/lat-$mode-$scenario.txt")
       f1=$(beta_faults)
       results+=("$mode $scenario $r $out")
       echo "$mode hog=$scenario run $r: $out beta pgmajfault+$(( ${f1% *} - ${f0% *} )) refault_file+$(( ${f1#* } - ${f0#* } ))" >&2
+      if [ -n "$hog_pid" ]; then
+        # Only the hog's group: alpha's servers keep running, so no restart lands on the next case.
+        echo 1 > /sys/fs/cgroup/bulkhead-sitehost/alpha/exec/cgroup.kill 2>/dev/null ||
+          "$bin/sitehost" kill alpha --state-dir "$work/state" >/dev/null 2>&1
+        kill "$hog_pid" 2>/dev/null; wait "$hog_pid" 2>/dev/null
+        sleep 2
+      fi
     done
-    if [ -n "$hog_pid" ]; then
-      "$bin/sitehost" kill alpha --state-dir "$work/state" >/dev/null 2>&1
-      kill "$hog_pid" 2>/dev/null; wait "$hog_pid" 2>/dev/null
-      sleep 2
-    fi
   done
   kill -TERM $sup; wait $sup; sup=""
 done
