@@ -83,10 +83,13 @@ JSON
       hog_pid=""
       if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
       f0=$(beta_faults)
+      n0=$(wc -l < "$work/lat-$mode-$scenario.txt" 2>/dev/null || echo 0)
       out=$("$lat" 10.88.0.10 80 / "$rate" "$secs" "$work/lat-$mode-$scenario.txt")
+      # When the slow requests of this run were sent (seconds into the run): bursts or spread.
+      slow=$(tail -n +$((n0 + 1)) "$work/lat-$mode-$scenario.txt" | awk -v r="$rate" '$1 > 150 {printf "%s%.1fs:%.0fms", (n++ ? " " : ""), (NR - 1) / r, $1} END {if (!n) printf "none"}')
       f1=$(beta_faults)
       results+=("$mode $scenario $r $out")
-      echo "$mode hog=$scenario run $r: $out beta pgmajfault+$(( ${f1% *} - ${f0% *} )) refault_file+$(( ${f1#* } - ${f0#* } ))" >&2
+      echo "$mode hog=$scenario run $r: $out beta pgmajfault+$(( ${f1% *} - ${f0% *} )) refault_file+$(( ${f1#* } - ${f0#* } )) slow(>150ms): $slow" >&2
       if [ -n "$hog_pid" ]; then
         # Only the hog's group: alpha's servers keep running, so no restart lands on the next case.
         echo 1 > /sys/fs/cgroup/bulkhead-sitehost/alpha/exec/cgroup.kill 2>/dev/null ||
