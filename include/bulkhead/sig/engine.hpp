@@ -86,14 +86,18 @@ static_assert(sizeof(part_rec) == 32);
 inline constexpr std::uint32_t no_lead = 0xffffffffu;
 
 struct tier_rec {
-    std::uint8_t gram, stride, fold, pad;
-    std::uint32_t bits_log2, table_log2;
+    std::uint8_t gram, stride, fold;
+    std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
+    /// log2 of the bitmap's 64-bit words. 1- and 2-byte grams index it directly; 4- and
+    /// 8-byte tiers probe it with the 4-byte gram at the sampled position, two bits in one word
+    /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
+    /// the 4-byte tier of the same stride and folding, so one probe serves both.
+    std::uint32_t bitmap_log2, table_log2;
     std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
-    std::uint32_t bitmap2_off; ///< second Bloom bitmap (4-byte grams only), same size
 };
 
 struct gram_entry {
-    std::uint32_t gram;
+    std::uint32_t gram;   ///< the gram (1, 2, 4 bytes) or the key of an 8-byte gram
     std::uint32_t part_k; ///< part << 3 | k
 };
 
@@ -180,27 +184,84 @@ inline constexpr byte_freq_tab byte_freq{};
     return (g * 0x85ebca77u + 0x27d4eb2fu) >> (32 - bits);
 }
 
+/// ASCII upper case to lower case in eight bytes at once (bytes >= 0x80 unchanged).
+[[nodiscard]] inline std::uint64_t fold8(std::uint64_t v) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    std::uint64_t x = v & ~high;
+    std::uint64_t upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & ~v & high;
+    return v | (upper >> 2);
+}
+[[nodiscard]] inline std::uint32_t fold4(std::uint32_t v) noexcept {
+    return static_cast<std::uint32_t>(fold8(v));
+}
+
+/// The 32-bit key of an 8-byte gram (not injective: entries are confirmed by the anchor).
+[[nodiscard]] inline std::uint32_t key8(std::uint64_t v) noexcept {
+    return static_cast<std::uint32_t>((v * 0x9e3779b97f4a7c15ull) >> 32) ^ static_cast<std::uint32_t>(v >> 32);
+}
+
+/// The prefilter key of the gram at `p`: the bytes themselves for 1, 2 and 4 bytes.
 [[nodiscard]] inline std::uint32_t load_gram(const unsigned char* p, unsigned gram, bool f) noexcept {
+    if (gram == 8) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return key8(f ? fold8(v) : v);
+    }
     if (gram == 4) {
-        if (!f) {
-            std::uint32_t v;
-            std::memcpy(&v, p, 4);
-            return v;
-        }
-        return std::uint32_t(fold.t[p[0]]) | std::uint32_t(fold.t[p[1]]) << 8 |
-               std::uint32_t(fold.t[p[2]]) << 16 | std::uint32_t(fold.t[p[3]]) << 24;
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return f ? fold4(v) : v;
     }
     if (gram == 2) return f ? (fold.t[p[0]] | unsigned(fold.t[p[1]]) << 8) : (p[0] | unsigned(p[1]) << 8);
     return f ? fold.t[p[0]] : p[0];
 }
 
+/// Blocked Bloom probe of a 4-byte gram: one word, two bits in it. Two 32-bit multiplicative
+/// hashes (the word from the top bits of one, the bit positions from the top bits of the
+/// other), so the SIMD paths compute the same probe with two vpmuludq.
+struct bloom_probe {
+    std::uint64_t word;
+    std::uint64_t mask;
+};
+inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
+[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, unsigned log2_words) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    return {log2_words ? h1 >> (32 - log2_words) : 0,
+            (std::uint64_t(1) << (h2 >> 26)) | (std::uint64_t(1) << ((h2 >> 20) & 63))};
+}
+
+/// Small stride-4 and stride-2 tiers (at most `reg_filter_max_entries` grams) use a register
+/// filter instead: four 1024-bit sets, one bit of each per gram. The SIMD probes keep the sets
+/// in registers and look 16 positions up with permutes, without touching memory.
+inline constexpr std::size_t reg_filter_max_entries = 256;
+inline constexpr unsigned reg_filter_log2 = 6; ///< 64 words
+[[nodiscard]] inline bool reg_filter_test(const std::uint64_t* bm, std::uint32_t g4) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
+    for (unsigned k = 0; k < 4; ++k)
+        if (!((bm[16 * k + (b[k] >> 6)] >> (b[k] & 63)) & 1)) return false;
+    return true;
+}
+inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
+    for (unsigned k = 0; k < 4; ++k) bm[16 * k + (b[k] >> 6)] |= std::uint64_t(1) << (b[k] & 63);
+}
+
+/// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
+[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, unsigned log2_words, bool reg, std::uint32_t g4) noexcept {
+    if (reg) return reg_filter_test(bm, g4);
+    auto b = bloom_of(g4, log2_words);
+    return (bm[b.word] & b.mask) == b.mask;
+}
+
 } // namespace detail
 
-/// Prefilter bitmap sizing for 4-byte grams: at least 2^16 bits (8 KiB, stays in L1), at most
-/// 2^21 bits (256 KiB), 32 bits per indexed gram in between (about 3% false hits when full).
-inline constexpr unsigned prefilter_min_bits = 16;
-inline constexpr unsigned prefilter_max_bits = 21;
-inline constexpr std::size_t prefilter_bits_per_entry = 32;
+/// Prefilter bitmap sizing for 4- and 8-byte grams: at least `prefilter_bits_per_entry` bits
+/// per indexed gram (two bits set per gram, in one 64-bit word; a power of two words), at least
+/// 8 KiB per bitmap.
+inline constexpr unsigned prefilter_min_log2 = 10;
+inline constexpr std::size_t prefilter_bits_per_entry = 16;
 
 /// Options for compiling.
 struct compile_options {
@@ -488,8 +549,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     // Anchors to index, per tier key.
     struct anchor_item { std::uint32_t part; std::string window; };
     struct tier_key { unsigned gram, stride; bool fold; };
-    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
-                                        {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
+    static constexpr tier_key keys[] = {{8, 8, false}, {4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false},
+                                        {2, 1, false}, {1, 1, false},
+                                        {8, 8, true},  {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},
+                                        {2, 1, true},  {1, 1, true}};
+    constexpr std::size_t folded_tiers = 7;
     std::vector<std::vector<anchor_item>> per_tier(std::size(keys));
 
     auto reverse_prog = [](const std::vector<const token*>& toks, bool nocase, std::vector<unsigned char>& prog) {
@@ -540,7 +604,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
                                      : 0;
             // best literal run: the lowest expected prefilter cost (stride and gram hits)
             auto tier_of = [](std::size_t L) -> std::size_t {
-                return L >= 11 ? 0 : L >= 7 ? 1 : L >= 5 ? 2 : L >= 4 ? 3 : L >= 2 ? 4 : 5;
+                return L >= 15 ? 0 : L >= 11 ? 1 : L >= 7 ? 2 : L >= 5 ? 3 : L >= 4 ? 4 : L >= 2 ? 5 : 6;
             };
             auto best_window = [&](const std::string& run, std::size_t& d_out) {
                 std::size_t ti = tier_of(run.size());
@@ -613,7 +677,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             std::size_t win = keys[ti].gram + keys[ti].stride - 1;
             std::size_t bd = 0;
             (void)best_window(run, bd);
-            if (nocase) ti += 6;
+            if (nocase) ti += folded_tiers;
             pr.gram_delta = static_cast<std::uint16_t>(bd);
             prs.push_back(pr);
             tier_items.push_back({ti, run.substr(bd, win)});
@@ -747,39 +811,56 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.version = db.version;
 
     // prefilter tiers
+    std::uint32_t shared_off = 0, shared_log2 = 0;
+    bool shared_open = false; // the previous (8-byte) tier's bitmap awaits the 4-byte tier
     for (std::size_t t = 0; t < std::size(keys); ++t) {
         auto& items = per_tier[t];
-        if (items.empty()) continue;
+        if (items.empty()) { if (keys[t].gram == 4) shared_open = false; continue; }
+        const bool tier_fold = keys[t].fold;
         tier_rec tr{};
         tr.gram = static_cast<std::uint8_t>(keys[t].gram);
         tr.stride = static_cast<std::uint8_t>(keys[t].stride);
         tr.fold = keys[t].fold;
         std::vector<gram_entry> ents;
+        std::vector<std::uint32_t> probes; // the 4-byte gram each entry sets in the bitmap
         for (auto& it : items)
-            for (unsigned k = 0; k < tr.stride; ++k)
-                ents.push_back({load_gram(reinterpret_cast<const unsigned char*>(it.window.data()) + k, tr.gram, false),
-                                it.part << 3 | k});
-        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : prefilter_min_bits;
-        if (tr.gram == 4)
-            while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
+            for (unsigned k = 0; k < tr.stride; ++k) {
+                auto* win = reinterpret_cast<const unsigned char*>(it.window.data()) + k;
+                ents.push_back({load_gram(win, tr.gram, tier_fold), it.part << 3 | k});
+                if (tr.gram >= 4) probes.push_back(load_gram(win, 4, tier_fold));
+            }
+        // An 8-byte tier and the 4-byte tier after it (same stride, same folding) share one
+        // bitmap sized for both.
+        std::size_t nprobe = probes.size();
+        if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
+        unsigned lw = tr.gram == 1 ? 2 : tr.gram == 2 ? 10 : prefilter_min_log2;
+        if (tr.gram >= 4)
+            while (lw < 22 && (std::size_t(64) << lw) < nprobe * prefilter_bits_per_entry) ++lw;
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
-        tr.bits_log2 = bits;
         tr.table_log2 = tb;
-        tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
-        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << bits) / 64);
-        S.bitmaps.resize(S.bitmaps.size() + words, 0);
-        tr.bitmap2_off = tr.bitmap_off;
-        if (tr.gram == 4) {
-            tr.bitmap2_off = static_cast<std::uint32_t>(S.bitmaps.size());
-            S.bitmaps.resize(S.bitmaps.size() + words, 0);
+        tr.reg = tr.gram == 4 && tr.stride < 8 && ents.size() <= reg_filter_max_entries;
+        if (tr.reg) lw = reg_filter_log2;
+        if (tr.gram == 4 && shared_open && keys[t - 1].stride == tr.stride && keys[t - 1].fold == tr.fold) {
+            tr.reg = 0;
+            tr.bitmap_off = shared_off;
+            tr.bitmap_log2 = shared_log2;
+        } else {
+            tr.bitmap_log2 = lw;
+            tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
+            S.bitmaps.resize(S.bitmaps.size() + (std::size_t(1) << lw), 0);
         }
-        for (auto& e : ents) {
-            auto h = tr.gram == 4 ? hash32(e.gram, bits) : e.gram;
-            S.bitmaps[tr.bitmap_off + h / 64] |= std::uint64_t(1) << (h % 64);
-            if (tr.gram == 4) {
-                auto h2 = hash32c(e.gram, bits);
-                S.bitmaps[tr.bitmap2_off + h2 / 64] |= std::uint64_t(1) << (h2 % 64);
+        shared_open = tr.gram == 8;
+        shared_off = tr.bitmap_off;
+        shared_log2 = tr.bitmap_log2;
+        for (std::size_t i = 0; i < ents.size(); ++i) {
+            if (tr.gram <= 2) {
+                S.bitmaps[tr.bitmap_off + ents[i].gram / 64] |= std::uint64_t(1) << (ents[i].gram % 64);
+            } else if (tr.reg) {
+                reg_filter_set(S.bitmaps.data() + tr.bitmap_off, probes[i]);
+            } else {
+                auto b = bloom_of(probes[i], tr.bitmap_log2);
+                S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
             }
         }
         std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
@@ -840,7 +921,7 @@ inline std::size_t compiled_db::bytes() const noexcept {
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '2'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '3'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
@@ -911,6 +992,8 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     out.map_len_ = size;
     file_header h;
     std::memcpy(&h, m, sizeof h);
+    if (std::memcmp(h.magic, db_magic, 7) == 0 && h.magic[7] != db_magic[7])
+        return bad("compiled by another version of bulkhead (format changed): compile the signatures again");
     if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
     if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
     auto* base = static_cast<const unsigned char*>(m);
@@ -945,11 +1028,14 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
     for (auto& t : v.tiers) {
-        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);
-        if (t.bits_log2 > 24 || t.bits_log2 < 8 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
-            t.bitmap2_off + words > v.bitmaps.size() ||
+        bool direct = t.gram <= 2;
+        if ((direct && t.bitmap_log2 != (t.gram == 1 ? 2u : 10u)) || t.bitmap_log2 > 22 || t.reg > 1 ||
+            (t.reg && (t.gram != 4 || t.bitmap_log2 != reg_filter_log2)) ||
+            (!direct && !t.reg && t.bitmap_log2 < 6) || t.table_log2 > 24 ||
+            t.bitmap_off + (std::uint64_t(1) << t.bitmap_log2) > v.bitmaps.size() ||
+            (t.gram == 8 && t.stride != 8) ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
-            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4) ||
+            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4 && t.gram != 8) ||
             t.stride == 0 || t.stride > 8)
             return bad("prefilter tier out of range");
         for (std::size_t b = 0; b <= (std::size_t(1) << t.table_log2); ++b)
