@@ -88,18 +88,25 @@ inline constexpr std::uint32_t no_lead = 0xffffffffu;
 struct tier_rec {
     std::uint8_t gram, stride, fold;
     std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
-    /// log2 of the bitmap's 64-bit words. 1- and 2-byte grams index it directly; 4- and
+    /// 64-bit words of the bitmap. 1- and 2-byte grams index it directly; 4- and
     /// 8-byte tiers probe it with the 4-byte gram at the sampled position, two bits in one word
     /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
     /// the 4-byte tier of the same stride and folding, so one probe serves both.
-    std::uint32_t bitmap_log2, table_log2;
+    std::uint32_t bitmap_words, table_log2;
     std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
 };
 
+/// One indexed gram: part << 8 | fingerprint << 3 | k. The bucket comes from the gram's key
+/// (the gram itself for 1, 2 and 4 bytes, key8 for 8); the 5-bit fingerprint of the key skips
+/// most other grams of the bucket, and the anchor comparison settles the rest.
 struct gram_entry {
-    std::uint32_t gram;   ///< the gram (1, 2, 4 bytes) or the key of an 8-byte gram
-    std::uint32_t part_k; ///< part << 3 | k
+    std::uint32_t packed;
+    [[nodiscard]] std::uint32_t part() const noexcept { return packed >> 8; }
+    [[nodiscard]] unsigned k() const noexcept { return packed & 7; }
+    [[nodiscard]] unsigned fp() const noexcept { return (packed >> 3) & 31; }
 };
+inline constexpr std::uint32_t max_parts = std::uint32_t(1) << 24;
+[[nodiscard]] inline unsigned gram_fp(std::uint32_t key) noexcept { return (key * 0x165667b1u) >> 27; }
 
 struct lsig_rec {
     std::uint32_t name, expr_off, expr_len, first_counter, nsubs;
@@ -217,16 +224,16 @@ inline constexpr byte_freq_tab byte_freq{};
 }
 
 /// Blocked Bloom probe of a 4-byte gram: one word, two bits in it. Two 32-bit multiplicative
-/// hashes (the word from the top bits of one, the bit positions from the top bits of the
-/// other), so the SIMD paths compute the same probe with two vpmuludq.
+/// hashes (the word from one, scaled to the bitmap's size; the bit positions from the top bits
+/// of the other), so the SIMD paths compute the same probe with three vpmuludq.
 struct bloom_probe {
     std::uint64_t word;
     std::uint64_t mask;
 };
 inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
-[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, unsigned log2_words) noexcept {
+[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, std::uint32_t words) noexcept {
     std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
-    return {log2_words ? h1 >> (32 - log2_words) : 0,
+    return {(std::uint64_t(h1) * words) >> 32,
             (std::uint64_t(1) << (h2 >> 26)) | (std::uint64_t(1) << ((h2 >> 20) & 63))};
 }
 
@@ -234,7 +241,7 @@ inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77
 /// filter instead: four 1024-bit sets, one bit of each per gram. The SIMD probes keep the sets
 /// in registers and look 16 positions up with permutes, without touching memory.
 inline constexpr std::size_t reg_filter_max_entries = 256;
-inline constexpr unsigned reg_filter_log2 = 6; ///< 64 words
+inline constexpr std::uint32_t reg_filter_words = 64;
 [[nodiscard]] inline bool reg_filter_test(const std::uint64_t* bm, std::uint32_t g4) noexcept {
     std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
     const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
@@ -249,18 +256,17 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 }
 
 /// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
-[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, unsigned log2_words, bool reg, std::uint32_t g4) noexcept {
+[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, std::uint32_t words, bool reg, std::uint32_t g4) noexcept {
     if (reg) return reg_filter_test(bm, g4);
-    auto b = bloom_of(g4, log2_words);
+    auto b = bloom_of(g4, words);
     return (bm[b.word] & b.mask) == b.mask;
 }
 
 } // namespace detail
 
-/// Prefilter bitmap sizing for 4- and 8-byte grams: at least `prefilter_bits_per_entry` bits
-/// per indexed gram (two bits set per gram, in one 64-bit word; a power of two words), at least
-/// 8 KiB per bitmap.
-inline constexpr unsigned prefilter_min_log2 = 10;
+/// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
+/// indexed gram (two bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
+inline constexpr std::size_t prefilter_min_words = 1024;
 inline constexpr std::size_t prefilter_bits_per_entry = 16;
 
 /// Options for compiling.
@@ -578,6 +584,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             }
         }
         if (parts.size() > 4096) { why = "more than 4096 parts"; return false; }
+        if (S.parts.size() + parts.size() > max_parts) { why = "the database holds 16M signature parts already"; return false; }
         entry_rec e{};
         e.name = name;
         e.owner = owner;
@@ -811,7 +818,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.version = db.version;
 
     // prefilter tiers
-    std::uint32_t shared_off = 0, shared_log2 = 0;
+    std::uint32_t shared_off = 0, shared_words = 0;
     bool shared_open = false; // the previous (8-byte) tier's bitmap awaits the 4-byte tier
     for (std::size_t t = 0; t < std::size(keys); ++t) {
         auto& items = per_tier[t];
@@ -821,7 +828,8 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         tr.gram = static_cast<std::uint8_t>(keys[t].gram);
         tr.stride = static_cast<std::uint8_t>(keys[t].stride);
         tr.fold = keys[t].fold;
-        std::vector<gram_entry> ents;
+        struct build_ent { std::uint32_t gram, part_k; };
+        std::vector<build_ent> ents;
         std::vector<std::uint32_t> probes; // the 4-byte gram each entry sets in the bitmap
         for (auto& it : items)
             for (unsigned k = 0; k < tr.stride; ++k) {
@@ -833,37 +841,36 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         // bitmap sized for both.
         std::size_t nprobe = probes.size();
         if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
-        unsigned lw = tr.gram == 1 ? 2 : tr.gram == 2 ? 10 : prefilter_min_log2;
-        if (tr.gram >= 4)
-            while (lw < 22 && (std::size_t(64) << lw) < nprobe * prefilter_bits_per_entry) ++lw;
+        std::size_t words = tr.gram == 1 ? 4 : tr.gram == 2 ? 1024
+                          : std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64);
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
         tr.table_log2 = tb;
         tr.reg = tr.gram == 4 && tr.stride < 8 && ents.size() <= reg_filter_max_entries;
-        if (tr.reg) lw = reg_filter_log2;
+        if (tr.reg) words = reg_filter_words;
         if (tr.gram == 4 && shared_open && keys[t - 1].stride == tr.stride && keys[t - 1].fold == tr.fold) {
             tr.reg = 0;
             tr.bitmap_off = shared_off;
-            tr.bitmap_log2 = shared_log2;
+            tr.bitmap_words = shared_words;
         } else {
-            tr.bitmap_log2 = lw;
+            tr.bitmap_words = static_cast<std::uint32_t>(words);
             tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
-            S.bitmaps.resize(S.bitmaps.size() + (std::size_t(1) << lw), 0);
+            S.bitmaps.resize(S.bitmaps.size() + words, 0);
         }
         shared_open = tr.gram == 8;
         shared_off = tr.bitmap_off;
-        shared_log2 = tr.bitmap_log2;
+        shared_words = tr.bitmap_words;
         for (std::size_t i = 0; i < ents.size(); ++i) {
             if (tr.gram <= 2) {
                 S.bitmaps[tr.bitmap_off + ents[i].gram / 64] |= std::uint64_t(1) << (ents[i].gram % 64);
             } else if (tr.reg) {
                 reg_filter_set(S.bitmaps.data() + tr.bitmap_off, probes[i]);
             } else {
-                auto b = bloom_of(probes[i], tr.bitmap_log2);
+                auto b = bloom_of(probes[i], tr.bitmap_words);
                 S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
             }
         }
-        std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
+        std::sort(ents.begin(), ents.end(), [&](const build_ent& a, const build_ent& b) {
             auto ha = hash32b(a.gram, tb), hb = hash32b(b.gram, tb);
             return ha != hb ? ha < hb : a.part_k < b.part_k;
         });
@@ -876,7 +883,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             while (j < ents.size() && hash32b(ents[j].gram, tb) < b) ++j;
             S.buckets.push_back(static_cast<std::uint32_t>(j));
         }
-        S.grams.insert(S.grams.end(), ents.begin(), ents.end());
+        for (auto& e : ents) S.grams.push_back({(e.part_k >> 3) << 8 | gram_fp(e.gram) << 3 | (e.part_k & 7)});
         out.stats_.prefilter_entries += ents.size();
         S.tiers.push_back(tr);
     }
@@ -1029,10 +1036,10 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             return bad("part out of range");
     for (auto& t : v.tiers) {
         bool direct = t.gram <= 2;
-        if ((direct && t.bitmap_log2 != (t.gram == 1 ? 2u : 10u)) || t.bitmap_log2 > 22 || t.reg > 1 ||
-            (t.reg && (t.gram != 4 || t.bitmap_log2 != reg_filter_log2)) ||
-            (!direct && !t.reg && t.bitmap_log2 < 6) || t.table_log2 > 24 ||
-            t.bitmap_off + (std::uint64_t(1) << t.bitmap_log2) > v.bitmaps.size() ||
+        if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
+            (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
+            t.table_log2 > 24 ||
+            t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
             (t.gram == 8 && t.stride != 8) ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
             t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4 && t.gram != 8) ||
@@ -1042,7 +1049,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             if (v.buckets[t.bucket_off + b] > t.nentries) return bad("bucket out of range");
     }
     for (auto& g : v.grams)
-        if ((g.part_k >> 3) >= v.parts.size()) return bad("prefilter entry out of range");
+        if (g.part() >= v.parts.size()) return bad("prefilter entry out of range");
     for (auto& l : v.lsigs)
         if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
             l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)

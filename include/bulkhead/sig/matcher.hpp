@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <vector>
@@ -31,15 +34,54 @@ struct match_options {
     bool normalized_any = true; ///< in the normalized pass, also run target-0 signatures
 };
 
+namespace detail {
+
+/// A zero-filled array from calloc: large ones arrive as untouched zero pages, so per-signature
+/// scratch that a scan never reaches costs no resident memory.
+template <class T>
+class zero_pages {
+public:
+    explicit zero_pages(std::size_t n) : p_(static_cast<T*>(std::calloc(n ? n : 1, sizeof(T)))) {
+        if (!p_) {
+#if BULKHEAD_HAS_EXCEPTIONS
+            throw std::bad_alloc();
+#else
+            std::abort();
+#endif
+        }
+    }
+    T& operator[](std::size_t i) noexcept { return p_.get()[i]; }
+    const T& operator[](std::size_t i) const noexcept { return p_.get()[i]; }
+    T* data() noexcept { return p_.get(); }
+
+private:
+    struct freer {
+        void operator()(T* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<T, freer> p_;
+};
+
+/// A stream position whose all-zero bytes mean no_pos (so zero_pages start out "unset").
+struct pos_slot {
+    std::uint64_t enc;
+    operator std::uint64_t() const noexcept { return enc - 1; }
+    pos_slot& operator=(std::uint64_t v) noexcept {
+        enc = v + 1;
+        return *this;
+    }
+};
+
+} // namespace detail
+
 /// Scratch for one thread; construct once per thread per database and reuse.
 class scan_state {
 public:
     explicit scan_state(const compiled_db& db)
         : db_(&db),
-          best_end_(db.v_.parts.size(), detail::no_pos),
-          chain_start_(db.v_.parts.size(), detail::no_pos),
-          counts_(db.v_.ncounters + 1, 0),
-          done_(db.v_.entries.size(), 0) {}
+          best_end_(db.v_.parts.size()),
+          chain_start_(db.v_.parts.size()),
+          counts_(db.v_.ncounters + 1),
+          done_(db.v_.entries.size()) {}
 
     [[nodiscard]] const compiled_db& db() const noexcept { return *db_; }
 
@@ -54,10 +96,11 @@ private:
         touched_done_.clear();
     }
     const compiled_db* db_;
-    std::vector<std::uint64_t> best_end_, chain_start_;
+    detail::zero_pages<detail::pos_slot> best_end_, chain_start_;
     std::vector<std::uint32_t> touched_parts_;
-    std::vector<std::uint32_t> counts_, touched_counts_;
-    std::vector<std::uint8_t> done_;
+    detail::zero_pages<std::uint32_t> counts_;
+    std::vector<std::uint32_t> touched_counts_;
+    detail::zero_pages<std::uint8_t> done_;
     std::vector<std::uint32_t> touched_done_;
     std::vector<std::uint32_t> s1_, s2_, e1_, e2_;
 };
@@ -213,7 +256,7 @@ struct candidate {
 /// (the 8- and 4-byte tiers share one bitmap), B = stride 4, C = stride 2.
 struct fast_tables {
     const std::uint64_t* bm[3] = {nullptr, nullptr, nullptr};
-    unsigned log2[3] = {0, 0, 0};
+    std::uint32_t words[3] = {0, 0, 0};
     bool has[3] = {false, false, false};
     bool reg[3] = {false, false, false}; ///< register filter instead of a Bloom bitmap
 };
@@ -262,7 +305,7 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
             continue;
         }
         f.tab.bm[which] = bitmaps.data() + T.bitmap_off;
-        f.tab.log2[which] = T.bitmap_log2;
+        f.tab.words[which] = T.bitmap_words;
         f.tab.reg[which] = T.reg != 0;
         f.tab.has[which] = true;
     }
@@ -277,11 +320,17 @@ struct fast_masks {
 };
 
 #if BULKHEAD_SIG_X86_SIMD
-__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, unsigned lw) {
+// g++ 12 warns about the deliberately undefined pass-through operand of its own AVX-512
+// intrinsics (_mm512_undefined_epi32) once they are inlined at -O2.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, std::uint32_t words) {
     const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL), six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
     const __m512i h1 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul1)), lo32);
     const __m512i h2 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul2)), lo32);
-    const __m512i idx = _mm512_srl_epi64(h1, _mm_cvtsi32_si128(static_cast<int>(32 - lw)));
+    const __m512i idx = _mm512_srli_epi64(_mm512_mul_epu32(h1, _mm512_set1_epi64(words)), 32);
     alignas(64) std::uint64_t ix[8], wv[8];
     _mm512_store_si512(ix, idx);
     for (int i = 0; i < 8; ++i) wv[i] = bm[ix[i]];
@@ -323,23 +372,23 @@ inline void split_lanes(unsigned m16, unsigned& even, unsigned& odd) noexcept {
 __attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512(const unsigned char* x, const fast_tables& t, fast_masks& out) {
     const __m512i x0 = _mm512_loadu_si512(x);
     const __m512i x0h = _mm512_srli_epi64(x0, 32);
-    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.log2[0]) : 0;
+    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.words[0]) : 0;
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     if (t.has[1] && t.reg[1]) {
         split_lanes(probe16_reg_avx512(x0, t.bm[1]), out.m[1], out.m[4]);
     } else if (t.has[1]) {
-        out.m[1] = probe8_avx512(x0, t.bm[1], t.log2[1]);
-        out.m[4] = probe8_avx512(x0h, t.bm[1], t.log2[1]);
+        out.m[1] = probe8_avx512(x0, t.bm[1], t.words[1]);
+        out.m[4] = probe8_avx512(x0h, t.bm[1], t.words[1]);
     }
     if (t.has[2] && t.reg[2]) {
         split_lanes(probe16_reg_avx512(x0, t.bm[2]), out.m[2], out.m[5]);
         split_lanes(probe16_reg_avx512(_mm512_loadu_si512(x + 2), t.bm[2]), out.m[3], out.m[6]);
     } else if (t.has[2]) {
         const __m512i x2 = _mm512_loadu_si512(x + 2);
-        out.m[2] = probe8_avx512(x0, t.bm[2], t.log2[2]);
-        out.m[3] = probe8_avx512(x2, t.bm[2], t.log2[2]);
-        out.m[5] = probe8_avx512(x0h, t.bm[2], t.log2[2]);
-        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.log2[2]);
+        out.m[2] = probe8_avx512(x0, t.bm[2], t.words[2]);
+        out.m[3] = probe8_avx512(x2, t.bm[2], t.words[2]);
+        out.m[5] = probe8_avx512(x0h, t.bm[2], t.words[2]);
+        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.words[2]);
     }
 }
 
@@ -356,11 +405,11 @@ __attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const un
     return n;
 }
 
-__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, unsigned lw) {
+__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, std::uint32_t words) {
     const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL), six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
     const __m256i h1 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul1)), lo32);
     const __m256i h2 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul2)), lo32);
-    const __m256i idx = _mm256_srl_epi64(h1, _mm_cvtsi32_si128(static_cast<int>(32 - lw)));
+    const __m256i idx = _mm256_srli_epi64(_mm256_mul_epu32(h1, _mm256_set1_epi64x(words)), 32);
     const __m256i word = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(bm), idx, 8);
     const __m256i m = _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
                                       _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)));
@@ -368,14 +417,14 @@ __attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
 }
 
-__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, unsigned lw) {
+__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, std::uint32_t words) {
     __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
     __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
     if (high) {
         lo = _mm256_srli_epi64(lo, 32);
         hi = _mm256_srli_epi64(hi, 32);
     }
-    return probe4_avx2(lo, bm, lw) | probe4_avx2(hi, bm, lw) << 4;
+    return probe4_avx2(lo, bm, words) | probe4_avx2(hi, bm, words) << 4;
 }
 
 /// Per dword lane: c where sel's sign bit is set, else a.
@@ -410,22 +459,22 @@ __attribute__((target("avx2"))) inline unsigned probe8_reg_avx2(const unsigned c
 
 /// The AVX2 twin of probe_group_avx512 (four lanes at a time).
 __attribute__((target("avx2"), always_inline)) inline void probe_group_avx2(const unsigned char* x, const fast_tables& t, fast_masks& out) {
-    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.log2[0]) : 0;
+    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.words[0]) : 0;
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     if (t.has[1] && t.reg[1]) {
         split_lanes(probe8_reg_avx2(x, t.bm[1]) | probe8_reg_avx2(x + 32, t.bm[1]) << 8, out.m[1], out.m[4]);
     } else if (t.has[1]) {
-        out.m[1] = probe8_avx2(x, false, t.bm[1], t.log2[1]);
-        out.m[4] = probe8_avx2(x, true, t.bm[1], t.log2[1]);
+        out.m[1] = probe8_avx2(x, false, t.bm[1], t.words[1]);
+        out.m[4] = probe8_avx2(x, true, t.bm[1], t.words[1]);
     }
     if (t.has[2] && t.reg[2]) {
         split_lanes(probe8_reg_avx2(x, t.bm[2]) | probe8_reg_avx2(x + 32, t.bm[2]) << 8, out.m[2], out.m[5]);
         split_lanes(probe8_reg_avx2(x + 2, t.bm[2]) | probe8_reg_avx2(x + 34, t.bm[2]) << 8, out.m[3], out.m[6]);
     } else if (t.has[2]) {
-        out.m[2] = probe8_avx2(x, false, t.bm[2], t.log2[2]);
-        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.log2[2]);
-        out.m[5] = probe8_avx2(x, true, t.bm[2], t.log2[2]);
-        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.log2[2]);
+        out.m[2] = probe8_avx2(x, false, t.bm[2], t.words[2]);
+        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.words[2]);
+        out.m[5] = probe8_avx2(x, true, t.bm[2], t.words[2]);
+        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.words[2]);
     }
 }
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
@@ -437,6 +486,9 @@ __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigne
     }
     return n;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 } // namespace detail
@@ -591,9 +643,10 @@ private:
         const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
         const unsigned char* prog = v_.prog.data();
         std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        const unsigned fp = detail::gram_fp(g);
         for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
-            if (ge[j].gram != g) continue;
-            std::uint32_t part = ge[j].part_k >> 3, k = ge[j].part_k & 7;
+            if (ge[j].fp() != fp) continue;
+            std::uint32_t part = ge[j].part(), k = ge[j].k();
             const auto& P = v_.parts[part];
             std::uint64_t back = k + P.gram_delta;
             if (q < back) continue;
@@ -623,13 +676,14 @@ private:
         if (end < T.gram) return;
         std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
         const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
-        const unsigned S = T.stride, G = T.gram, lw = T.bitmap_log2;
+        const unsigned S = T.stride, G = T.gram;
+        const std::uint32_t words = T.bitmap_words;
         const bool f = T.fold;
         if (G >= 4) {
             for (; p < lim; p += S) {
                 const unsigned char* x = w + (p - wbase);
                 std::uint32_t g4 = detail::load_gram(x, 4, f);
-                if (!detail::tier_test(bm, lw, T.reg, g4)) continue;
+                if (!detail::tier_test(bm, words, T.reg, g4)) continue;
                 hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
             }
         } else {
@@ -692,7 +746,7 @@ private:
                 unsigned which = k == 0 ? 0 : (k == 1 || k == 4) ? 1 : 2;
                 std::uint32_t g4;
                 std::memcpy(&g4, x + o, 4);
-                if (detail::tier_test(ft.bm[which], ft.log2[which], ft.reg[which], g4)) bits |= 1u << k;
+                if (detail::tier_test(ft.bm[which], ft.words[which], ft.reg[which], g4)) bits |= 1u << k;
             };
             probe(0, 0); probe(1, 0); probe(2, 0); probe(3, 2); probe(4, 4); probe(5, 4); probe(6, 6);
             if (bits) confirm_block(p, bits, w, wbase, end);
