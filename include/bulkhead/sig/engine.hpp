@@ -89,7 +89,7 @@ struct tier_rec {
     std::uint8_t gram, stride, fold;
     std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
     /// 64-bit words of the bitmap. 1- and 2-byte grams index it directly; 4- and
-    /// 8-byte tiers probe it with the 4-byte gram at the sampled position, two bits in one word
+    /// 8-byte tiers probe it with the 4-byte gram at the sampled position, three bits in one word
     /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
     /// the 4-byte tier of the same stride and folding, so one probe serves both.
     std::uint32_t bitmap_words, table_log2;
@@ -172,10 +172,12 @@ inline constexpr byte_freq_tab byte_freq{};
 /// Expected prefilter cost of indexing `win` (S grams of G bytes at consecutive offsets) at
 /// stride S: one check per S text positions plus the expected exact gram hits.
 [[nodiscard]] inline double window_cost(const unsigned char* win, unsigned gram, unsigned stride) noexcept {
+    // 8-byte tiers probe with the first 4 bytes of each gram: that is the rate that costs.
+    unsigned probe = gram == 8 ? 4 : gram;
     double hits = 0;
     for (unsigned k = 0; k < stride; ++k) {
         double pg = 1;
-        for (unsigned i = 0; i < gram; ++i) pg *= byte_freq.p[win[k + i]];
+        for (unsigned i = 0; i < probe; ++i) pg *= byte_freq.p[win[k + i]];
         hits += pg;
     }
     return 1.0 / stride + 30.0 * hits;
@@ -223,7 +225,7 @@ inline constexpr byte_freq_tab byte_freq{};
     return f ? fold.t[p[0]] : p[0];
 }
 
-/// Blocked Bloom probe of a 4-byte gram: one word, two bits in it. Two 32-bit multiplicative
+/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it. Two 32-bit multiplicative
 /// hashes (the word from one, scaled to the bitmap's size; the bit positions from the top bits
 /// of the other), so the SIMD paths compute the same probe with three vpmuludq.
 struct bloom_probe {
@@ -233,8 +235,9 @@ struct bloom_probe {
 inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
 [[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, std::uint32_t words) noexcept {
     std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
-    return {(std::uint64_t(h1) * words) >> 32,
-            (std::uint64_t(1) << (h2 >> 26)) | (std::uint64_t(1) << ((h2 >> 20) & 63))};
+    return {(std::uint64_t(h1) * words) >> 32, (std::uint64_t(1) << (h2 >> 26)) |
+                                                   (std::uint64_t(1) << ((h2 >> 20) & 63)) |
+                                                   (std::uint64_t(1) << ((h2 >> 14) & 63))};
 }
 
 /// Small stride-4 and stride-2 tiers (at most `reg_filter_max_entries` grams) use a register
@@ -265,7 +268,7 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 } // namespace detail
 
 /// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
-/// indexed gram (two bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
+/// indexed gram (three bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
 inline constexpr std::size_t prefilter_min_words = 1024;
 inline constexpr std::size_t prefilter_bits_per_entry = 16;
 

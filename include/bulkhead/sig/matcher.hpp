@@ -309,8 +309,10 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         f.tab.reg[which] = T.reg != 0;
         f.tab.has[which] = true;
     }
-    f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
     f.isa = prefilter_isa();
+    // Without SIMD probes, one strided loop per tier is faster than the block pass.
+    if (f.isa == 0) f.a8 = f.a4 = f.b = f.c = -1;
+    f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
     return f;
 }
 
@@ -335,8 +337,10 @@ __attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, cons
     _mm512_store_si512(ix, idx);
     for (int i = 0; i < 8; ++i) wv[i] = bm[ix[i]];
     const __m512i word = _mm512_load_si512(wv);
-    const __m512i m = _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_srli_epi64(h2, 26)),
-                                      _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 20), six)));
+    const __m512i m = _mm512_or_si512(
+        _mm512_sllv_epi64(one, _mm512_srli_epi64(h2, 26)),
+        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 20), six)),
+                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 14), six))));
     return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
 }
 
@@ -411,8 +415,10 @@ __attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std
     const __m256i h2 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul2)), lo32);
     const __m256i idx = _mm256_srli_epi64(_mm256_mul_epu32(h1, _mm256_set1_epi64x(words)), 32);
     const __m256i word = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(bm), idx, 8);
-    const __m256i m = _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
-                                      _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)));
+    const __m256i m = _mm256_or_si256(
+        _mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
+        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)),
+                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 14), six))));
     const __m256i eq = _mm256_cmpeq_epi64(_mm256_and_si256(word, m), m);
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
 }
