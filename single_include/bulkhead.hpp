@@ -16278,6 +16278,7 @@ struct fast_masks {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 __attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, std::uint32_t words) {
     const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL), six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
