@@ -15117,11 +15117,14 @@ inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77
 inline constexpr std::size_t reg_filter_max_entries = 256;
 inline constexpr std::uint32_t reg_filter_words = 64;
 [[nodiscard]] inline bool reg_filter_test(const std::uint64_t* bm, std::uint32_t g4) noexcept {
-    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
-    const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
-    for (unsigned k = 0; k < 4; ++k)
-        if (!((bm[16 * k + (b[k] >> 6)] >> (b[k] & 63)) & 1)) return false;
-    return true;
+    // Scalar: the first two sets (one hash) without branches, the other two only when they
+    // pass; one set alone passes too often for the branch to be predictable.
+    std::uint32_t h1 = g4 * bloom_mul1;
+    std::uint32_t b0 = h1 >> 22, b1 = (h1 >> 12) & 1023;
+    if (!((bm[b0 >> 6] >> (b0 & 63)) & (bm[16 + (b1 >> 6)] >> (b1 & 63)) & 1)) return false;
+    std::uint32_t h2 = g4 * bloom_mul2;
+    std::uint32_t b2 = h2 >> 22, b3 = (h2 >> 12) & 1023;
+    return (bm[32 + (b2 >> 6)] >> (b2 & 63)) & (bm[48 + (b3 >> 6)] >> (b3 & 63)) & 1;
 }
 inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
@@ -15967,6 +15970,7 @@ BULKHEAD_NAMESPACE_END
 #include <new>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -16261,8 +16265,13 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         f.tab.has[which] = true;
     }
     f.isa = prefilter_isa();
-    // Without SIMD probes, one strided loop per tier is faster than the block pass.
-    if (f.isa == 0) f.a8 = f.a4 = f.b = f.c = -1;
+    // Below AVX-512 the stride-4/2 tiers run in their own strided loops (faster than 16-lane
+    // probes emulated with 8-lane permutes and gathers); the stride-8 tiers keep the shared
+    // probe, so a block costs one filter lookup for both.
+    if (f.isa < 2) {
+        f.b = f.c = -1;
+        f.tab.has[1] = f.tab.has[2] = false;
+    }
     f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
     return f;
 }
@@ -16638,12 +16647,27 @@ private:
         const std::uint32_t words = T.bitmap_words;
         const bool f = T.fold;
         if (G >= 4) {
-            for (; p < lim; p += S) {
-                const unsigned char* x = w + (p - wbase);
-                std::uint32_t g4 = detail::load_gram(x, 4, f);
-                if (!detail::tier_test(bm, words, T.reg, g4)) continue;
-                hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
-            }
+            // one loop per (filter kind, folding): no per-position branches on either
+            auto run = [&](auto reg, auto fold) {
+                for (; p < lim; p += S) {
+                    const unsigned char* x = w + (p - wbase);
+                    std::uint32_t g4;
+                    std::memcpy(&g4, x, 4);
+                    if constexpr (decltype(fold)::value) g4 = detail::fold4(g4);
+                    bool pass;
+                    if constexpr (decltype(reg)::value) {
+                        pass = detail::reg_filter_test(bm, g4);
+                    } else {
+                        auto b = detail::bloom_of(g4, words);
+                        pass = (bm[b.word] & b.mask) == b.mask;
+                    }
+                    if (pass) hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
+                }
+            };
+            using yes = std::true_type;
+            using no = std::false_type;
+            if (T.reg) f ? run(yes{}, yes{}) : run(yes{}, no{});
+            else f ? run(no{}, yes{}) : run(no{}, no{});
         } else {
             for (; p < lim; p += S) {
                 std::uint32_t g = detail::load_gram(w + (p - wbase), G, f);
@@ -16695,6 +16719,20 @@ private:
             p += 64 * n;
         }
 #endif
+        if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
+            // only the stride-8 probe (below AVX-512): a tight loop, one lookup per block
+            const std::uint64_t* bm = ft.bm[0];
+            const std::uint32_t words = ft.words[0];
+            std::uint64_t lim = std::min(blk_end, end);
+            if (!final) lim = std::min(lim, end >= 10 ? end - 9 : 0);
+            for (; p < lim; p += 8) {
+                if (p + 4 > end) continue;
+                std::uint32_t g4;
+                std::memcpy(&g4, w + (p - wbase), 4);
+                auto b = detail::bloom_of(g4, words);
+                if ((bm[b.word] & b.mask) == b.mask) confirm_block(p, 1, w, wbase, end);
+            }
+        }
         for (; p < blk_end && p < end; p += 8) {
             if (!final && p + 10 > end) break; // wait for the whole block
             const unsigned char* x = w + (p - wbase);

@@ -246,11 +246,14 @@ inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77
 inline constexpr std::size_t reg_filter_max_entries = 256;
 inline constexpr std::uint32_t reg_filter_words = 64;
 [[nodiscard]] inline bool reg_filter_test(const std::uint64_t* bm, std::uint32_t g4) noexcept {
-    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
-    const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
-    for (unsigned k = 0; k < 4; ++k)
-        if (!((bm[16 * k + (b[k] >> 6)] >> (b[k] & 63)) & 1)) return false;
-    return true;
+    // Scalar: the first two sets (one hash) without branches, the other two only when they
+    // pass; one set alone passes too often for the branch to be predictable.
+    std::uint32_t h1 = g4 * bloom_mul1;
+    std::uint32_t b0 = h1 >> 22, b1 = (h1 >> 12) & 1023;
+    if (!((bm[b0 >> 6] >> (b0 & 63)) & (bm[16 + (b1 >> 6)] >> (b1 & 63)) & 1)) return false;
+    std::uint32_t h2 = g4 * bloom_mul2;
+    std::uint32_t b2 = h2 >> 22, b3 = (h2 >> 12) & 1023;
+    return (bm[32 + (b2 >> 6)] >> (b2 & 63)) & (bm[48 + (b3 >> 6)] >> (b3 & 63)) & 1;
 }
 inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
