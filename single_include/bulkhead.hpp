@@ -14972,16 +14972,27 @@ static_assert(sizeof(part_rec) == 32);
 inline constexpr std::uint32_t no_lead = 0xffffffffu;
 
 struct tier_rec {
-    std::uint8_t gram, stride, fold, pad;
-    std::uint32_t bits_log2, table_log2;
+    std::uint8_t gram, stride, fold;
+    std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
+    /// 64-bit words of the bitmap. 1- and 2-byte grams index it directly; 4- and
+    /// 8-byte tiers probe it with the 4-byte gram at the sampled position, three bits in one word
+    /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
+    /// the 4-byte tier of the same stride and folding, so one probe serves both.
+    std::uint32_t bitmap_words, table_log2;
     std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
-    std::uint32_t bitmap2_off; ///< second Bloom bitmap (4-byte grams only), same size
 };
 
+/// One indexed gram: part << 8 | fingerprint << 3 | k. The bucket comes from the gram's key
+/// (the gram itself for 1, 2 and 4 bytes, key8 for 8); the 5-bit fingerprint of the key skips
+/// most other grams of the bucket, and the anchor comparison settles the rest.
 struct gram_entry {
-    std::uint32_t gram;
-    std::uint32_t part_k; ///< part << 3 | k
+    std::uint32_t packed;
+    [[nodiscard]] std::uint32_t part() const noexcept { return packed >> 8; }
+    [[nodiscard]] unsigned k() const noexcept { return packed & 7; }
+    [[nodiscard]] unsigned fp() const noexcept { return (packed >> 3) & 31; }
 };
+inline constexpr std::uint32_t max_parts = std::uint32_t(1) << 24;
+[[nodiscard]] inline unsigned gram_fp(std::uint32_t key) noexcept { return (key * 0x165667b1u) >> 27; }
 
 struct lsig_rec {
     std::uint32_t name, expr_off, expr_len, first_counter, nsubs;
@@ -15047,10 +15058,12 @@ inline constexpr byte_freq_tab byte_freq{};
 /// Expected prefilter cost of indexing `win` (S grams of G bytes at consecutive offsets) at
 /// stride S: one check per S text positions plus the expected exact gram hits.
 [[nodiscard]] inline double window_cost(const unsigned char* win, unsigned gram, unsigned stride) noexcept {
+    // 8-byte tiers probe with the first 4 bytes of each gram: that is the rate that costs.
+    unsigned probe = gram == 8 ? 4 : gram;
     double hits = 0;
     for (unsigned k = 0; k < stride; ++k) {
         double pg = 1;
-        for (unsigned i = 0; i < gram; ++i) pg *= byte_freq.p[win[k + i]];
+        for (unsigned i = 0; i < probe; ++i) pg *= byte_freq.p[win[k + i]];
         hits += pg;
     }
     return 1.0 / stride + 30.0 * hits;
@@ -15066,27 +15079,87 @@ inline constexpr byte_freq_tab byte_freq{};
     return (g * 0x85ebca77u + 0x27d4eb2fu) >> (32 - bits);
 }
 
+/// ASCII upper case to lower case in eight bytes at once (bytes >= 0x80 unchanged).
+[[nodiscard]] inline std::uint64_t fold8(std::uint64_t v) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    std::uint64_t x = v & ~high;
+    std::uint64_t upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & ~v & high;
+    return v | (upper >> 2);
+}
+[[nodiscard]] inline std::uint32_t fold4(std::uint32_t v) noexcept {
+    return static_cast<std::uint32_t>(fold8(v));
+}
+
+/// The 32-bit key of an 8-byte gram (not injective: entries are confirmed by the anchor).
+[[nodiscard]] inline std::uint32_t key8(std::uint64_t v) noexcept {
+    return static_cast<std::uint32_t>((v * 0x9e3779b97f4a7c15ull) >> 32) ^ static_cast<std::uint32_t>(v >> 32);
+}
+
+/// The prefilter key of the gram at `p`: the bytes themselves for 1, 2 and 4 bytes.
 [[nodiscard]] inline std::uint32_t load_gram(const unsigned char* p, unsigned gram, bool f) noexcept {
+    if (gram == 8) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return key8(f ? fold8(v) : v);
+    }
     if (gram == 4) {
-        if (!f) {
-            std::uint32_t v;
-            std::memcpy(&v, p, 4);
-            return v;
-        }
-        return std::uint32_t(fold.t[p[0]]) | std::uint32_t(fold.t[p[1]]) << 8 |
-               std::uint32_t(fold.t[p[2]]) << 16 | std::uint32_t(fold.t[p[3]]) << 24;
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return f ? fold4(v) : v;
     }
     if (gram == 2) return f ? (fold.t[p[0]] | unsigned(fold.t[p[1]]) << 8) : (p[0] | unsigned(p[1]) << 8);
     return f ? fold.t[p[0]] : p[0];
 }
 
+/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it. Two 32-bit multiplicative
+/// hashes (the word from one, scaled to the bitmap's size; the bit positions from the top bits
+/// of the other), so the SIMD paths compute the same probe with three vpmuludq.
+struct bloom_probe {
+    std::uint64_t word;
+    std::uint64_t mask;
+};
+inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
+[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, std::uint32_t words) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    return {(std::uint64_t(h1) * words) >> 32, (std::uint64_t(1) << (h2 >> 26)) |
+                                                   (std::uint64_t(1) << ((h2 >> 20) & 63)) |
+                                                   (std::uint64_t(1) << ((h2 >> 14) & 63))};
+}
+
+/// Small stride-4 and stride-2 tiers (at most `reg_filter_max_entries` grams) use a register
+/// filter instead: four 1024-bit sets, one bit of each per gram. The SIMD probes keep the sets
+/// in registers and look 16 positions up with permutes, without touching memory.
+inline constexpr std::size_t reg_filter_max_entries = 256;
+inline constexpr std::uint32_t reg_filter_words = 64;
+[[nodiscard]] inline bool reg_filter_test(const std::uint64_t* bm, std::uint32_t g4) noexcept {
+    // Scalar: the first two sets (one hash) without branches, the other two only when they
+    // pass; one set alone passes too often for the branch to be predictable.
+    std::uint32_t h1 = g4 * bloom_mul1;
+    std::uint32_t b0 = h1 >> 22, b1 = (h1 >> 12) & 1023;
+    if (!((bm[b0 >> 6] >> (b0 & 63)) & (bm[16 + (b1 >> 6)] >> (b1 & 63)) & 1)) return false;
+    std::uint32_t h2 = g4 * bloom_mul2;
+    std::uint32_t b2 = h2 >> 22, b3 = (h2 >> 12) & 1023;
+    return (bm[32 + (b2 >> 6)] >> (b2 & 63)) & (bm[48 + (b3 >> 6)] >> (b3 & 63)) & 1;
+}
+inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
+    for (unsigned k = 0; k < 4; ++k) bm[16 * k + (b[k] >> 6)] |= std::uint64_t(1) << (b[k] & 63);
+}
+
+/// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
+[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, std::uint32_t words, bool reg, std::uint32_t g4) noexcept {
+    if (reg) return reg_filter_test(bm, g4);
+    auto b = bloom_of(g4, words);
+    return (bm[b.word] & b.mask) == b.mask;
+}
+
 } // namespace detail
 
-/// Prefilter bitmap sizing for 4-byte grams: at least 2^16 bits (8 KiB, stays in L1), at most
-/// 2^21 bits (256 KiB), 32 bits per indexed gram in between (about 3% false hits when full).
-inline constexpr unsigned prefilter_min_bits = 16;
-inline constexpr unsigned prefilter_max_bits = 21;
-inline constexpr std::size_t prefilter_bits_per_entry = 32;
+/// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
+/// indexed gram (three bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
+inline constexpr std::size_t prefilter_min_words = 1024;
+inline constexpr std::size_t prefilter_bits_per_entry = 16;
 
 /// Options for compiling.
 struct compile_options {
@@ -15374,8 +15447,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     // Anchors to index, per tier key.
     struct anchor_item { std::uint32_t part; std::string window; };
     struct tier_key { unsigned gram, stride; bool fold; };
-    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
-                                        {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
+    static constexpr tier_key keys[] = {{8, 8, false}, {4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false},
+                                        {2, 1, false}, {1, 1, false},
+                                        {8, 8, true},  {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},
+                                        {2, 1, true},  {1, 1, true}};
+    constexpr std::size_t folded_tiers = 7;
     std::vector<std::vector<anchor_item>> per_tier(std::size(keys));
 
     auto reverse_prog = [](const std::vector<const token*>& toks, bool nocase, std::vector<unsigned char>& prog) {
@@ -15400,6 +15476,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             }
         }
         if (parts.size() > 4096) { why = "more than 4096 parts"; return false; }
+        if (S.parts.size() + parts.size() > max_parts) { why = "the database holds 16M signature parts already"; return false; }
         entry_rec e{};
         e.name = name;
         e.owner = owner;
@@ -15426,7 +15503,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
                                      : 0;
             // best literal run: the lowest expected prefilter cost (stride and gram hits)
             auto tier_of = [](std::size_t L) -> std::size_t {
-                return L >= 11 ? 0 : L >= 7 ? 1 : L >= 5 ? 2 : L >= 4 ? 3 : L >= 2 ? 4 : 5;
+                return L >= 15 ? 0 : L >= 11 ? 1 : L >= 7 ? 2 : L >= 5 ? 3 : L >= 4 ? 4 : L >= 2 ? 5 : 6;
             };
             auto best_window = [&](const std::string& run, std::size_t& d_out) {
                 std::size_t ti = tier_of(run.size());
@@ -15499,7 +15576,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             std::size_t win = keys[ti].gram + keys[ti].stride - 1;
             std::size_t bd = 0;
             (void)best_window(run, bd);
-            if (nocase) ti += 6;
+            if (nocase) ti += folded_tiers;
             pr.gram_delta = static_cast<std::uint16_t>(bd);
             prs.push_back(pr);
             tier_items.push_back({ti, run.substr(bd, win)});
@@ -15633,42 +15710,59 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.version = db.version;
 
     // prefilter tiers
+    std::uint32_t shared_off = 0, shared_words = 0;
+    bool shared_open = false; // the previous (8-byte) tier's bitmap awaits the 4-byte tier
     for (std::size_t t = 0; t < std::size(keys); ++t) {
         auto& items = per_tier[t];
-        if (items.empty()) continue;
+        if (items.empty()) { if (keys[t].gram == 4) shared_open = false; continue; }
+        const bool tier_fold = keys[t].fold;
         tier_rec tr{};
         tr.gram = static_cast<std::uint8_t>(keys[t].gram);
         tr.stride = static_cast<std::uint8_t>(keys[t].stride);
         tr.fold = keys[t].fold;
-        std::vector<gram_entry> ents;
+        struct build_ent { std::uint32_t gram, part_k; };
+        std::vector<build_ent> ents;
+        std::vector<std::uint32_t> probes; // the 4-byte gram each entry sets in the bitmap
         for (auto& it : items)
-            for (unsigned k = 0; k < tr.stride; ++k)
-                ents.push_back({load_gram(reinterpret_cast<const unsigned char*>(it.window.data()) + k, tr.gram, false),
-                                it.part << 3 | k});
-        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : prefilter_min_bits;
-        if (tr.gram == 4)
-            while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
+            for (unsigned k = 0; k < tr.stride; ++k) {
+                auto* win = reinterpret_cast<const unsigned char*>(it.window.data()) + k;
+                ents.push_back({load_gram(win, tr.gram, tier_fold), it.part << 3 | k});
+                if (tr.gram >= 4) probes.push_back(load_gram(win, 4, tier_fold));
+            }
+        // An 8-byte tier and the 4-byte tier after it (same stride, same folding) share one
+        // bitmap sized for both.
+        std::size_t nprobe = probes.size();
+        if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
+        std::size_t words = tr.gram == 1 ? 4 : tr.gram == 2 ? 1024
+                          : std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64);
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
-        tr.bits_log2 = bits;
         tr.table_log2 = tb;
-        tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
-        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << bits) / 64);
-        S.bitmaps.resize(S.bitmaps.size() + words, 0);
-        tr.bitmap2_off = tr.bitmap_off;
-        if (tr.gram == 4) {
-            tr.bitmap2_off = static_cast<std::uint32_t>(S.bitmaps.size());
+        tr.reg = tr.gram == 4 && tr.stride < 8 && ents.size() <= reg_filter_max_entries;
+        if (tr.reg) words = reg_filter_words;
+        if (tr.gram == 4 && shared_open && keys[t - 1].stride == tr.stride && keys[t - 1].fold == tr.fold) {
+            tr.reg = 0;
+            tr.bitmap_off = shared_off;
+            tr.bitmap_words = shared_words;
+        } else {
+            tr.bitmap_words = static_cast<std::uint32_t>(words);
+            tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
             S.bitmaps.resize(S.bitmaps.size() + words, 0);
         }
-        for (auto& e : ents) {
-            auto h = tr.gram == 4 ? hash32(e.gram, bits) : e.gram;
-            S.bitmaps[tr.bitmap_off + h / 64] |= std::uint64_t(1) << (h % 64);
-            if (tr.gram == 4) {
-                auto h2 = hash32c(e.gram, bits);
-                S.bitmaps[tr.bitmap2_off + h2 / 64] |= std::uint64_t(1) << (h2 % 64);
+        shared_open = tr.gram == 8;
+        shared_off = tr.bitmap_off;
+        shared_words = tr.bitmap_words;
+        for (std::size_t i = 0; i < ents.size(); ++i) {
+            if (tr.gram <= 2) {
+                S.bitmaps[tr.bitmap_off + ents[i].gram / 64] |= std::uint64_t(1) << (ents[i].gram % 64);
+            } else if (tr.reg) {
+                reg_filter_set(S.bitmaps.data() + tr.bitmap_off, probes[i]);
+            } else {
+                auto b = bloom_of(probes[i], tr.bitmap_words);
+                S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
             }
         }
-        std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
+        std::sort(ents.begin(), ents.end(), [&](const build_ent& a, const build_ent& b) {
             auto ha = hash32b(a.gram, tb), hb = hash32b(b.gram, tb);
             return ha != hb ? ha < hb : a.part_k < b.part_k;
         });
@@ -15681,7 +15775,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             while (j < ents.size() && hash32b(ents[j].gram, tb) < b) ++j;
             S.buckets.push_back(static_cast<std::uint32_t>(j));
         }
-        S.grams.insert(S.grams.end(), ents.begin(), ents.end());
+        for (auto& e : ents) S.grams.push_back({(e.part_k >> 3) << 8 | gram_fp(e.gram) << 3 | (e.part_k & 7)});
         out.stats_.prefilter_entries += ents.size();
         S.tiers.push_back(tr);
     }
@@ -15726,7 +15820,7 @@ inline std::size_t compiled_db::bytes() const noexcept {
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '2'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '3'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
@@ -15797,6 +15891,8 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     out.map_len_ = size;
     file_header h;
     std::memcpy(&h, m, sizeof h);
+    if (std::memcmp(h.magic, db_magic, 7) == 0 && h.magic[7] != db_magic[7])
+        return bad("compiled by another version of bulkhead (format changed): compile the signatures again");
     if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
     if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
     auto* base = static_cast<const unsigned char*>(m);
@@ -15831,18 +15927,21 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
     for (auto& t : v.tiers) {
-        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);
-        if (t.bits_log2 > 24 || t.bits_log2 < 8 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
-            t.bitmap2_off + words > v.bitmaps.size() ||
+        bool direct = t.gram <= 2;
+        if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
+            (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
+            t.table_log2 > 24 ||
+            t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
+            (t.gram == 8 && t.stride != 8) ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
-            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4) ||
+            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4 && t.gram != 8) ||
             t.stride == 0 || t.stride > 8)
             return bad("prefilter tier out of range");
         for (std::size_t b = 0; b <= (std::size_t(1) << t.table_log2); ++b)
             if (v.buckets[t.bucket_off + b] > t.nentries) return bad("bucket out of range");
     }
     for (auto& g : v.grams)
-        if ((g.part_k >> 3) >= v.parts.size()) return bad("prefilter entry out of range");
+        if (g.part() >= v.parts.size()) return bad("prefilter entry out of range");
     for (auto& l : v.lsigs)
         if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
             l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)
@@ -15879,10 +15978,22 @@ BULKHEAD_NAMESPACE_END
 
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define BULKHEAD_SIG_X86_SIMD 1
+#include <immintrin.h>
+#else
+#define BULKHEAD_SIG_X86_SIMD 0
+#endif
 
 BULKHEAD_NAMESPACE_BEGIN
 namespace sig {
@@ -15893,15 +16004,54 @@ struct match_options {
     bool normalized_any = true; ///< in the normalized pass, also run target-0 signatures
 };
 
+namespace detail {
+
+/// A zero-filled array from calloc: large ones arrive as untouched zero pages, so per-signature
+/// scratch that a scan never reaches costs no resident memory.
+template <class T>
+class zero_pages {
+public:
+    explicit zero_pages(std::size_t n) : p_(static_cast<T*>(std::calloc(n ? n : 1, sizeof(T)))) {
+        if (!p_) {
+#if BULKHEAD_HAS_EXCEPTIONS
+            throw std::bad_alloc();
+#else
+            std::abort();
+#endif
+        }
+    }
+    T& operator[](std::size_t i) noexcept { return p_.get()[i]; }
+    const T& operator[](std::size_t i) const noexcept { return p_.get()[i]; }
+    T* data() noexcept { return p_.get(); }
+
+private:
+    struct freer {
+        void operator()(T* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<T, freer> p_;
+};
+
+/// A stream position whose all-zero bytes mean no_pos (so zero_pages start out "unset").
+struct pos_slot {
+    std::uint64_t enc;
+    operator std::uint64_t() const noexcept { return enc - 1; }
+    pos_slot& operator=(std::uint64_t v) noexcept {
+        enc = v + 1;
+        return *this;
+    }
+};
+
+} // namespace detail
+
 /// Scratch for one thread; construct once per thread per database and reuse.
 class scan_state {
 public:
     explicit scan_state(const compiled_db& db)
         : db_(&db),
-          best_end_(db.v_.parts.size(), detail::no_pos),
-          chain_start_(db.v_.parts.size(), detail::no_pos),
-          counts_(db.v_.ncounters + 1, 0),
-          done_(db.v_.entries.size(), 0) {}
+          best_end_(db.v_.parts.size()),
+          chain_start_(db.v_.parts.size()),
+          counts_(db.v_.ncounters + 1),
+          done_(db.v_.entries.size()) {}
 
     [[nodiscard]] const compiled_db& db() const noexcept { return *db_; }
 
@@ -15916,10 +16066,11 @@ private:
         touched_done_.clear();
     }
     const compiled_db* db_;
-    std::vector<std::uint64_t> best_end_, chain_start_;
+    detail::zero_pages<detail::pos_slot> best_end_, chain_start_;
     std::vector<std::uint32_t> touched_parts_;
-    std::vector<std::uint32_t> counts_, touched_counts_;
-    std::vector<std::uint8_t> done_;
+    detail::zero_pages<std::uint32_t> counts_;
+    std::vector<std::uint32_t> touched_counts_;
+    detail::zero_pages<std::uint8_t> done_;
     std::vector<std::uint32_t> touched_done_;
     std::vector<std::uint32_t> s1_, s2_, e1_, e2_;
 };
@@ -16071,6 +16222,257 @@ struct candidate {
     }
 };
 
+/// The tiers the one-pass block scan covers (-1: absent) and their bitmaps: A = stride 8
+/// (the 8- and 4-byte tiers share one bitmap), B = stride 4, C = stride 2.
+struct fast_tables {
+    const std::uint64_t* bm[3] = {nullptr, nullptr, nullptr};
+    std::uint32_t words[3] = {0, 0, 0};
+    bool has[3] = {false, false, false};
+    bool reg[3] = {false, false, false}; ///< register filter instead of a Bloom bitmap
+};
+struct fast_plan {
+    int a8 = -1, a4 = -1, b = -1, c = -1;
+    bool any = false;
+    int isa = 0; ///< 0 scalar, 1 AVX2, 2 AVX-512
+    fast_tables tab;
+    [[nodiscard]] bool covers(std::size_t t) const noexcept {
+        int i = static_cast<int>(t);
+        return i == a8 || i == a4 || i == b || i == c;
+    }
+};
+
+/// Upper bound on the prefilter's instruction set: 2 (default) lets it use AVX-512 where the
+/// CPU has it, 1 at most AVX2, 0 the portable scalar loop. Tests lower it to check that every
+/// path finds the same matches; streams read it when they are constructed.
+inline std::atomic<int>& prefilter_isa_limit() noexcept {
+    static std::atomic<int> v{2};
+    return v;
+}
+
+[[nodiscard]] inline int prefilter_isa() noexcept {
+    int hw = 0;
+#if BULKHEAD_SIG_X86_SIMD
+    static const int cpu = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    hw = cpu;
+#endif
+    return std::min(hw, prefilter_isa_limit().load(std::memory_order_relaxed));
+}
+
+[[nodiscard]] inline fast_plan plan_fast(std::span<const tier_rec> tiers, std::span<const std::uint64_t> bitmaps) {
+    fast_plan f;
+    for (std::size_t t = 0; t < tiers.size(); ++t) {
+        const auto& T = tiers[t];
+        if (T.fold || T.gram < 4) continue;
+        int which = T.stride == 8 ? 0 : T.stride == 4 ? 1 : T.stride == 2 ? 2 : -1;
+        if (which < 0) continue;
+        int i = static_cast<int>(t);
+        if (T.stride == 8) (T.gram == 8 ? f.a8 : f.a4) = i;
+        else (which == 1 ? f.b : f.c) = i;
+        if (which == 0 && f.tab.has[0] && f.tab.bm[0] != bitmaps.data() + T.bitmap_off) {
+            // two stride-8 tiers with separate bitmaps: not a layout compile() writes
+            f.a8 = f.a4 = -1;
+            f.tab.has[0] = false;
+            continue;
+        }
+        f.tab.bm[which] = bitmaps.data() + T.bitmap_off;
+        f.tab.words[which] = T.bitmap_words;
+        f.tab.reg[which] = T.reg != 0;
+        f.tab.has[which] = true;
+    }
+    f.isa = prefilter_isa();
+    // Below AVX-512 the stride-4/2 tiers run in their own strided loops (faster than 16-lane
+    // probes emulated with 8-lane permutes and gathers); the stride-8 tiers keep the shared
+    // probe, so a block costs one filter lookup for both.
+    if (f.isa < 2) {
+        f.b = f.c = -1;
+        f.tab.has[1] = f.tab.has[2] = false;
+    }
+    f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
+    return f;
+}
+
+/// Per lane (block i of a group of 8): which probes passed, in confirm_block's order.
+struct fast_masks {
+    unsigned m[7];
+};
+
+#if BULKHEAD_SIG_X86_SIMD
+// g++ 12 warns about the deliberately undefined pass-through operand of its own AVX-512
+// intrinsics (_mm512_undefined_epi32) once they are inlined at -O2.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, std::uint32_t words) {
+    const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL), six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+    const __m512i h1 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul1)), lo32);
+    const __m512i h2 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul2)), lo32);
+    const __m512i idx = _mm512_srli_epi64(_mm512_mul_epu32(h1, _mm512_set1_epi64(words)), 32);
+    alignas(64) std::uint64_t ix[8], wv[8];
+    _mm512_store_si512(ix, idx);
+    for (int i = 0; i < 8; ++i) wv[i] = bm[ix[i]];
+    const __m512i word = _mm512_load_si512(wv);
+    const __m512i m = _mm512_or_si512(
+        _mm512_sllv_epi64(one, _mm512_srli_epi64(h2, 26)),
+        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 20), six)),
+                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 14), six))));
+    return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
+}
+
+/// Register-filter probe of the 16 grams at x, x+4, ..., x+60 (dword lanes).
+__attribute__((target("avx512f"))) inline unsigned probe16_reg_avx512(__m512i x, const std::uint64_t* bm) {
+    const __m512i h1 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul1)));
+    const __m512i h2 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m512i m1023 = _mm512_set1_epi32(1023), m31 = _mm512_set1_epi32(31);
+    const __m512i b[4] = {_mm512_srli_epi32(h1, 22), _mm512_and_si512(_mm512_srli_epi32(h1, 12), m1023),
+                          _mm512_srli_epi32(h2, 22), _mm512_and_si512(_mm512_srli_epi32(h2, 12), m1023)};
+    __m512i acc = _mm512_set1_epi32(1);
+    for (int k = 0; k < 4; ++k) {
+        const __m512i lo = _mm512_loadu_si512(bm + 16 * k), hi = _mm512_loadu_si512(bm + 16 * k + 8);
+        const __m512i d = _mm512_permutex2var_epi32(lo, _mm512_srli_epi32(b[k], 5), hi);
+        acc = _mm512_and_si512(acc, _mm512_srlv_epi32(d, _mm512_and_si512(b[k], m31)));
+    }
+    return _mm512_test_epi32_mask(acc, acc);
+}
+
+/// Splits a 16-lane mask (lane j = block j/2, +4 if j is odd) into its even and odd lanes.
+inline void split_lanes(unsigned m16, unsigned& even, unsigned& odd) noexcept {
+    auto squeeze = [](unsigned x) {
+        x &= 0x5555u;
+        x = (x | x >> 1) & 0x3333u;
+        x = (x | x >> 2) & 0x0f0fu;
+        return (x | x >> 4) & 0x00ffu;
+    };
+    even = squeeze(m16);
+    odd = squeeze(m16 >> 1);
+}
+
+/// Probes the 8 blocks of 64 bytes at x (reads x[0, 66)).
+__attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512(const unsigned char* x, const fast_tables& t, fast_masks& out) {
+    const __m512i x0 = _mm512_loadu_si512(x);
+    const __m512i x0h = _mm512_srli_epi64(x0, 32);
+    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.words[0]) : 0;
+    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
+    if (t.has[1] && t.reg[1]) {
+        split_lanes(probe16_reg_avx512(x0, t.bm[1]), out.m[1], out.m[4]);
+    } else if (t.has[1]) {
+        out.m[1] = probe8_avx512(x0, t.bm[1], t.words[1]);
+        out.m[4] = probe8_avx512(x0h, t.bm[1], t.words[1]);
+    }
+    if (t.has[2] && t.reg[2]) {
+        split_lanes(probe16_reg_avx512(x0, t.bm[2]), out.m[2], out.m[5]);
+        split_lanes(probe16_reg_avx512(_mm512_loadu_si512(x + 2), t.bm[2]), out.m[3], out.m[6]);
+    } else if (t.has[2]) {
+        const __m512i x2 = _mm512_loadu_si512(x + 2);
+        out.m[2] = probe8_avx512(x0, t.bm[2], t.words[2]);
+        out.m[3] = probe8_avx512(x2, t.bm[2], t.words[2]);
+        out.m[5] = probe8_avx512(x0h, t.bm[2], t.words[2]);
+        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.words[2]);
+    }
+}
+
+/// Probes the groups x + 64 i for i in [i, n) and stops at the first one where some probe
+/// passed (returns its index, masks in `out`), or returns n. The whole loop runs in AVX-512
+/// code so nothing is spilled or called per group.
+__attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                     const fast_tables& tab, fast_masks& out) {
+    const fast_tables t = tab;
+    for (; i < n; ++i) {
+        probe_group_avx512(x + 64 * i, t, out);
+        if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
+    }
+    return n;
+}
+
+__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, std::uint32_t words) {
+    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL), six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
+    const __m256i h1 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul1)), lo32);
+    const __m256i h2 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul2)), lo32);
+    const __m256i idx = _mm256_srli_epi64(_mm256_mul_epu32(h1, _mm256_set1_epi64x(words)), 32);
+    const __m256i word = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(bm), idx, 8);
+    const __m256i m = _mm256_or_si256(
+        _mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
+        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)),
+                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 14), six))));
+    const __m256i eq = _mm256_cmpeq_epi64(_mm256_and_si256(word, m), m);
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
+}
+
+__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, std::uint32_t words) {
+    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+    if (high) {
+        lo = _mm256_srli_epi64(lo, 32);
+        hi = _mm256_srli_epi64(hi, 32);
+    }
+    return probe4_avx2(lo, bm, words) | probe4_avx2(hi, bm, words) << 4;
+}
+
+/// Per dword lane: c where sel's sign bit is set, else a.
+__attribute__((target("avx2"))) inline __m256i blend_by_sign(__m256i a, __m256i c, __m256i sel) {
+    return _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(c), _mm256_castsi256_ps(sel)));
+}
+
+/// Register-filter probe of the 8 grams at x, x+4, ..., x+28 (a 512-bit set is two ymm halves).
+__attribute__((target("avx2"))) inline unsigned probe8_reg_avx2(const unsigned char* x, const std::uint64_t* bm) {
+    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i h1 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul1)));
+    const __m256i h2 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m256i m1023 = _mm256_set1_epi32(1023), m31 = _mm256_set1_epi32(31);
+    const __m256i b[4] = {_mm256_srli_epi32(h1, 22), _mm256_and_si256(_mm256_srli_epi32(h1, 12), m1023),
+                          _mm256_srli_epi32(h2, 22), _mm256_and_si256(_mm256_srli_epi32(h2, 12), m1023)};
+    __m256i acc = _mm256_set1_epi32(1);
+    for (int k = 0; k < 4; ++k) {
+        // a 1024-bit set is four ymm quarters: pick by bits 3 and 4 of the dword index
+        const __m256i di = _mm256_srli_epi32(b[k], 5);
+        __m256i q[4];
+        for (int j = 0; j < 4; ++j)
+            q[j] = _mm256_permutevar8x32_epi32(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + 16 * k + 4 * j)), di);
+        const __m256i bit3 = _mm256_slli_epi32(di, 28), bit4 = _mm256_slli_epi32(di, 27);
+        const __m256i d = blend_by_sign(blend_by_sign(q[0], q[1], bit3), blend_by_sign(q[2], q[3], bit3), bit4);
+        acc = _mm256_and_si256(acc, _mm256_srlv_epi32(d, _mm256_and_si256(b[k], m31)));
+    }
+    const __m256i ok = _mm256_cmpeq_epi32(acc, _mm256_set1_epi32(1));
+    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(ok)));
+}
+
+/// The AVX2 twin of probe_group_avx512 (four lanes at a time).
+__attribute__((target("avx2"), always_inline)) inline void probe_group_avx2(const unsigned char* x, const fast_tables& t, fast_masks& out) {
+    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.words[0]) : 0;
+    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
+    if (t.has[1] && t.reg[1]) {
+        split_lanes(probe8_reg_avx2(x, t.bm[1]) | probe8_reg_avx2(x + 32, t.bm[1]) << 8, out.m[1], out.m[4]);
+    } else if (t.has[1]) {
+        out.m[1] = probe8_avx2(x, false, t.bm[1], t.words[1]);
+        out.m[4] = probe8_avx2(x, true, t.bm[1], t.words[1]);
+    }
+    if (t.has[2] && t.reg[2]) {
+        split_lanes(probe8_reg_avx2(x, t.bm[2]) | probe8_reg_avx2(x + 32, t.bm[2]) << 8, out.m[2], out.m[5]);
+        split_lanes(probe8_reg_avx2(x + 2, t.bm[2]) | probe8_reg_avx2(x + 34, t.bm[2]) << 8, out.m[3], out.m[6]);
+    } else if (t.has[2]) {
+        out.m[2] = probe8_avx2(x, false, t.bm[2], t.words[2]);
+        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.words[2]);
+        out.m[5] = probe8_avx2(x, true, t.bm[2], t.words[2]);
+        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.words[2]);
+    }
+}
+__attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                 const fast_tables& tab, fast_masks& out) {
+    const fast_tables t = tab;
+    for (; i < n; ++i) {
+        probe_group_avx2(x + 64 * i, t, out);
+        if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
+    }
+    return n;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 } // namespace detail
 
 /// One pass over one buffer. Feed it whole (`scan`) or in chunks (`feed` ... `finish`).
@@ -16082,7 +16484,7 @@ public:
            std::optional<std::uint64_t> total_size = std::nullopt,
            std::optional<std::uint64_t> file_size = std::nullopt)
         : st_(st), db_(*st.db_), v_(db_.v_), pass_(pass), opt_(opt), size_(total_size),
-          file_size_(file_size), next_p_(v_.tiers.size(), 0) {
+          file_size_(file_size), next_p_(v_.tiers.size(), 0), fast_(detail::plan_fast(v_.tiers, v_.bitmaps)) {
         st_.reset();
     }
 
@@ -16216,6 +16618,39 @@ private:
         fire(P.entry, pidx == 0 ? smin : st_.chain_start_[E.first_part]);
     }
 
+    /// Candidates of tier T for the gram key `g` found at text position q.
+    void hit(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, const unsigned char* w,
+             std::uint64_t wbase, std::uint64_t end) {
+        const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
+        const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
+        const unsigned char* prog = v_.prog.data();
+        std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        const unsigned fp = detail::gram_fp(g);
+        for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
+            if (ge[j].fp() != fp) continue;
+            std::uint32_t part = ge[j].part(), k = ge[j].k();
+            const auto& P = v_.parts[part];
+            std::uint64_t back = k + P.gram_delta;
+            if (q < back) continue;
+            std::uint64_t a = q - back;
+            // Cheap reject: the anchor literal (the right program's first op) in place.
+            const unsigned char* rp = prog + P.right;
+            if (a >= wbase && (rp[0] == detail::op_lit || rp[0] == detail::op_liti) && a + rp[1] <= end) {
+                const unsigned char* d = w + (a - wbase);
+                if (rp[0] == detail::op_lit) {
+                    if (std::memcmp(d, rp + 2, rp[1]) != 0) continue;
+                } else {
+                    bool eq = true;
+                    for (unsigned z = 0; z < rp[1] && eq; ++z) eq = detail::fold.t[d[z]] == rp[2 + z];
+                    if (!eq) continue;
+                }
+            }
+            if (v_.entries[P.entry].nparts == 1) single_.push_back({a, part});
+            else cands_.push_back({a, part});
+        }
+    }
+
+    /// One tier on its own: every stride-th position in [next, blk_end).
     void scan_tier(std::size_t t, const unsigned char* w, std::uint64_t wbase, std::uint64_t end,
                    std::uint64_t blk_end) {
         const auto& T = v_.tiers[t];
@@ -16223,61 +16658,113 @@ private:
         if (end < T.gram) return;
         std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
         const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
-        const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
-        const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
-        const unsigned S = T.stride, G = T.gram, bits = T.bits_log2, tb = T.table_log2;
+        const unsigned S = T.stride, G = T.gram;
+        const std::uint32_t words = T.bitmap_words;
         const bool f = T.fold;
-        const unsigned char* prog = v_.prog.data();
-        auto hit = [&](std::uint64_t q, std::uint32_t g) {
-            std::uint32_t hb = detail::hash32b(g, tb);
-            for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
-                if (ge[j].gram != g) continue;
-                std::uint32_t part = ge[j].part_k >> 3, k = ge[j].part_k & 7;
-                const auto& P = v_.parts[part];
-                std::uint64_t back = k + P.gram_delta;
-                if (q < back) continue;
-                std::uint64_t a = q - back;
-                // Cheap reject: the anchor literal (the right program's first op) in place.
-                const unsigned char* rp = prog + P.right;
-                if (a >= wbase && (rp[0] == detail::op_lit || rp[0] == detail::op_liti) &&
-                    a + rp[1] <= end) {
-                    const unsigned char* d = w + (a - wbase);
-                    if (rp[0] == detail::op_lit) {
-                        if (std::memcmp(d, rp + 2, rp[1]) != 0) continue;
+        if (G >= 4) {
+            // one loop per (filter kind, folding): no per-position branches on either
+            auto run = [&](auto reg, auto fold) {
+                for (; p < lim; p += S) {
+                    const unsigned char* x = w + (p - wbase);
+                    std::uint32_t g4;
+                    std::memcpy(&g4, x, 4);
+                    if constexpr (decltype(fold)::value) g4 = detail::fold4(g4);
+                    bool pass;
+                    if constexpr (decltype(reg)::value) {
+                        pass = detail::reg_filter_test(bm, g4);
                     } else {
-                        bool eq = true;
-                        for (unsigned z = 0; z < rp[1] && eq; ++z) eq = detail::fold.t[d[z]] == rp[2 + z];
-                        if (!eq) continue;
+                        auto b = detail::bloom_of(g4, words);
+                        pass = (bm[b.word] & b.mask) == b.mask;
                     }
+                    if (pass) hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
                 }
-                if (v_.entries[P.entry].nparts == 1) single_.push_back({a, part});
-                else cands_.push_back({a, part});
-            }
-        };
-        const std::uint64_t* bm2 = v_.bitmaps.data() + T.bitmap2_off;
-        if (G == 4 && !f) {
-            const unsigned sh = 32 - bits;
-            for (; p < lim; p += S) {
-                std::uint32_t g;
-                std::memcpy(&g, w + (p - wbase), 4);
-                std::uint32_t h = (g * 0x9e3779b1u) >> sh;
-                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
-                std::uint32_t h2 = (g * 0xc2b2ae35u) >> sh;
-                if ((bm2[h2 >> 6] >> (h2 & 63)) & 1) hit(p, g);
-            }
+            };
+            using yes = std::true_type;
+            using no = std::false_type;
+            if (T.reg) f ? run(yes{}, yes{}) : run(yes{}, no{});
+            else f ? run(no{}, yes{}) : run(no{}, no{});
         } else {
             for (; p < lim; p += S) {
                 std::uint32_t g = detail::load_gram(w + (p - wbase), G, f);
-                std::uint32_t h = G == 4 ? detail::hash32(g, bits) : g;
-                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
-                if (G == 4) {
-                    std::uint32_t h2 = detail::hash32c(g, bits);
-                    if (!((bm2[h2 >> 6] >> (h2 & 63)) & 1)) continue;
-                }
-                hit(p, g);
+                if ((bm[g >> 6] >> (g & 63)) & 1) hit(T, p, g, w, wbase, end);
             }
         }
         next_p_[t] = p;
+    }
+
+    /// The case-sensitive 4- and 8-byte tiers of strides 8, 4 and 2 in one pass over 8-byte
+    /// blocks. `bits` says which probes of the block at p passed their Bloom filter, in the
+    /// order this confirms them: A@p B@p C@p C@p+2 B@p+4 C@p+4 C@p+6.
+    void confirm_block(std::uint64_t p, unsigned bits, const unsigned char* w, std::uint64_t wbase,
+                       std::uint64_t end) {
+        const unsigned char* x = w + (p - wbase);
+        if (bits & 1) {
+            if (fast_.a8 >= 0 && p + 8 <= end) hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
+            if (fast_.a4 >= 0) hit(v_.tiers[fast_.a4], p, detail::load_gram(x, 4, false), w, wbase, end);
+        }
+        static constexpr unsigned char off[7] = {0, 0, 0, 2, 4, 4, 6};
+        for (unsigned i = 1; i < 7; ++i)
+            if (bits >> i & 1) {
+                int t = (i == 1 || i == 4) ? fast_.b : fast_.c;
+                hit(v_.tiers[static_cast<std::size_t>(t)], p + off[i], detail::load_gram(x + off[i], 4, false), w, wbase, end);
+            }
+    }
+
+    void scan_fast(const unsigned char* w, std::uint64_t wbase, std::uint64_t end, std::uint64_t blk_end, bool final) {
+        std::uint64_t p = fast_next_;
+        const detail::fast_tables& ft = fast_.tab;
+#if BULKHEAD_SIG_X86_SIMD
+        if (fast_.isa > 0 && p < blk_end && p + 72 <= end) {
+            // groups of 8 blocks while all their bytes (and the 2 after) are here
+            std::size_t n = std::min<std::uint64_t>((blk_end - p + 63) / 64, (end - p - 8) / 64);
+            const unsigned char* x = w + (p - wbase);
+            detail::fast_masks m;
+            for (std::size_t i = 0;; ++i) {
+                i = fast_.isa == 2 ? detail::next_group_avx512(x, i, n, ft, m) : detail::next_group_avx2(x, i, n, ft, m);
+                if (i >= n) break;
+                unsigned any = m.m[0] | m.m[1] | m.m[2] | m.m[3] | m.m[4] | m.m[5] | m.m[6];
+                while (any) {
+                    unsigned b = static_cast<unsigned>(__builtin_ctz(any));
+                    any &= any - 1;
+                    unsigned bits = 0;
+                    for (unsigned k = 0; k < 7; ++k) bits |= ((m.m[k] >> b) & 1u) << k;
+                    confirm_block(p + 64 * i + 8 * b, bits, w, wbase, end);
+                }
+            }
+            p += 64 * n;
+        }
+#endif
+        if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
+            // only the stride-8 probe (below AVX-512): a tight loop, one lookup per block
+            const std::uint64_t* bm = ft.bm[0];
+            const std::uint32_t words = ft.words[0];
+            std::uint64_t lim = std::min(blk_end, end);
+            if (!final) lim = std::min(lim, end >= 10 ? end - 9 : 0);
+            for (; p < lim; p += 8) {
+                if (p + 4 > end) continue;
+                std::uint32_t g4;
+                std::memcpy(&g4, w + (p - wbase), 4);
+                auto b = detail::bloom_of(g4, words);
+                if ((bm[b.word] & b.mask) == b.mask) confirm_block(p, 1, w, wbase, end);
+            }
+        }
+        for (; p < blk_end && p < end; p += 8) {
+            if (!final && p + 10 > end) break; // wait for the whole block
+            const unsigned char* x = w + (p - wbase);
+            unsigned bits = 0;
+            auto probe = [&](unsigned k, unsigned o) {
+                if (!ft.has[k > 0 ? (k == 1 || k == 4 ? 1 : 2) : 0] || p + o + 4 > end) return;
+                unsigned which = k == 0 ? 0 : (k == 1 || k == 4) ? 1 : 2;
+                std::uint32_t g4;
+                std::memcpy(&g4, x + o, 4);
+                if (detail::tier_test(ft.bm[which], ft.words[which], ft.reg[which], g4)) bits |= 1u << k;
+            };
+            probe(0, 0); probe(1, 0); probe(2, 0); probe(3, 2); probe(4, 4); probe(5, 4); probe(6, 6);
+            if (bits) confirm_block(p, bits, w, wbase, end);
+        }
+        fast_next_ = p;
+        for (int t : {fast_.a8, fast_.a4, fast_.b, fast_.c})
+            if (t >= 0) next_p_[static_cast<std::size_t>(t)] = p;
     }
 
     [[nodiscard]] bool verifiable(const detail::candidate& c, std::uint64_t end, bool final) const noexcept {
@@ -16336,7 +16823,9 @@ private:
             std::uint64_t cur = *std::min_element(next_p_.begin(), next_p_.end());
             while (!stop_) {
                 std::uint64_t blk_end = std::min<std::uint64_t>(cur + 65536, end);
-                for (std::size_t t = 0; t < v_.tiers.size(); ++t) scan_tier(t, w, wbase, end, blk_end);
+                if (fast_.any) scan_fast(w, wbase, end, blk_end, final);
+                for (std::size_t t = 0; t < v_.tiers.size(); ++t)
+                    if (!fast_.covers(t)) scan_tier(t, w, wbase, end, blk_end);
                 bool last = blk_end >= end;
                 release(final && last ? detail::no_pos : (blk_end > v_.max_gd ? blk_end - v_.max_gd : 0));
                 drain(w, wlen, wbase, final);
@@ -16430,6 +16919,8 @@ private:
     match_options opt_;
     std::optional<std::uint64_t> size_, file_size_;
     std::vector<std::uint64_t> next_p_;
+    detail::fast_plan fast_;
+    std::uint64_t fast_next_ = 0;
     std::vector<detail::candidate> cands_, pending_, single_;
     std::size_t pend_head_ = 0;
     std::size_t next_direct_ = 0;

@@ -86,16 +86,27 @@ static_assert(sizeof(part_rec) == 32);
 inline constexpr std::uint32_t no_lead = 0xffffffffu;
 
 struct tier_rec {
-    std::uint8_t gram, stride, fold, pad;
-    std::uint32_t bits_log2, table_log2;
+    std::uint8_t gram, stride, fold;
+    std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
+    /// 64-bit words of the bitmap. 1- and 2-byte grams index it directly; 4- and
+    /// 8-byte tiers probe it with the 4-byte gram at the sampled position, three bits in one word
+    /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
+    /// the 4-byte tier of the same stride and folding, so one probe serves both.
+    std::uint32_t bitmap_words, table_log2;
     std::uint32_t bitmap_off, bucket_off, entries_off, nentries;
-    std::uint32_t bitmap2_off; ///< second Bloom bitmap (4-byte grams only), same size
 };
 
+/// One indexed gram: part << 8 | fingerprint << 3 | k. The bucket comes from the gram's key
+/// (the gram itself for 1, 2 and 4 bytes, key8 for 8); the 5-bit fingerprint of the key skips
+/// most other grams of the bucket, and the anchor comparison settles the rest.
 struct gram_entry {
-    std::uint32_t gram;
-    std::uint32_t part_k; ///< part << 3 | k
+    std::uint32_t packed;
+    [[nodiscard]] std::uint32_t part() const noexcept { return packed >> 8; }
+    [[nodiscard]] unsigned k() const noexcept { return packed & 7; }
+    [[nodiscard]] unsigned fp() const noexcept { return (packed >> 3) & 31; }
 };
+inline constexpr std::uint32_t max_parts = std::uint32_t(1) << 24;
+[[nodiscard]] inline unsigned gram_fp(std::uint32_t key) noexcept { return (key * 0x165667b1u) >> 27; }
 
 struct lsig_rec {
     std::uint32_t name, expr_off, expr_len, first_counter, nsubs;
@@ -161,10 +172,12 @@ inline constexpr byte_freq_tab byte_freq{};
 /// Expected prefilter cost of indexing `win` (S grams of G bytes at consecutive offsets) at
 /// stride S: one check per S text positions plus the expected exact gram hits.
 [[nodiscard]] inline double window_cost(const unsigned char* win, unsigned gram, unsigned stride) noexcept {
+    // 8-byte tiers probe with the first 4 bytes of each gram: that is the rate that costs.
+    unsigned probe = gram == 8 ? 4 : gram;
     double hits = 0;
     for (unsigned k = 0; k < stride; ++k) {
         double pg = 1;
-        for (unsigned i = 0; i < gram; ++i) pg *= byte_freq.p[win[k + i]];
+        for (unsigned i = 0; i < probe; ++i) pg *= byte_freq.p[win[k + i]];
         hits += pg;
     }
     return 1.0 / stride + 30.0 * hits;
@@ -180,27 +193,87 @@ inline constexpr byte_freq_tab byte_freq{};
     return (g * 0x85ebca77u + 0x27d4eb2fu) >> (32 - bits);
 }
 
+/// ASCII upper case to lower case in eight bytes at once (bytes >= 0x80 unchanged).
+[[nodiscard]] inline std::uint64_t fold8(std::uint64_t v) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    std::uint64_t x = v & ~high;
+    std::uint64_t upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & ~v & high;
+    return v | (upper >> 2);
+}
+[[nodiscard]] inline std::uint32_t fold4(std::uint32_t v) noexcept {
+    return static_cast<std::uint32_t>(fold8(v));
+}
+
+/// The 32-bit key of an 8-byte gram (not injective: entries are confirmed by the anchor).
+[[nodiscard]] inline std::uint32_t key8(std::uint64_t v) noexcept {
+    return static_cast<std::uint32_t>((v * 0x9e3779b97f4a7c15ull) >> 32) ^ static_cast<std::uint32_t>(v >> 32);
+}
+
+/// The prefilter key of the gram at `p`: the bytes themselves for 1, 2 and 4 bytes.
 [[nodiscard]] inline std::uint32_t load_gram(const unsigned char* p, unsigned gram, bool f) noexcept {
+    if (gram == 8) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return key8(f ? fold8(v) : v);
+    }
     if (gram == 4) {
-        if (!f) {
-            std::uint32_t v;
-            std::memcpy(&v, p, 4);
-            return v;
-        }
-        return std::uint32_t(fold.t[p[0]]) | std::uint32_t(fold.t[p[1]]) << 8 |
-               std::uint32_t(fold.t[p[2]]) << 16 | std::uint32_t(fold.t[p[3]]) << 24;
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return f ? fold4(v) : v;
     }
     if (gram == 2) return f ? (fold.t[p[0]] | unsigned(fold.t[p[1]]) << 8) : (p[0] | unsigned(p[1]) << 8);
     return f ? fold.t[p[0]] : p[0];
 }
 
+/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it. Two 32-bit multiplicative
+/// hashes (the word from one, scaled to the bitmap's size; the bit positions from the top bits
+/// of the other), so the SIMD paths compute the same probe with three vpmuludq.
+struct bloom_probe {
+    std::uint64_t word;
+    std::uint64_t mask;
+};
+inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
+[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, std::uint32_t words) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    return {(std::uint64_t(h1) * words) >> 32, (std::uint64_t(1) << (h2 >> 26)) |
+                                                   (std::uint64_t(1) << ((h2 >> 20) & 63)) |
+                                                   (std::uint64_t(1) << ((h2 >> 14) & 63))};
+}
+
+/// Small stride-4 and stride-2 tiers (at most `reg_filter_max_entries` grams) use a register
+/// filter instead: four 1024-bit sets, one bit of each per gram. The SIMD probes keep the sets
+/// in registers and look 16 positions up with permutes, without touching memory.
+inline constexpr std::size_t reg_filter_max_entries = 256;
+inline constexpr std::uint32_t reg_filter_words = 64;
+[[nodiscard]] inline bool reg_filter_test(const std::uint64_t* bm, std::uint32_t g4) noexcept {
+    // Scalar: the first two sets (one hash) without branches, the other two only when they
+    // pass; one set alone passes too often for the branch to be predictable.
+    std::uint32_t h1 = g4 * bloom_mul1;
+    std::uint32_t b0 = h1 >> 22, b1 = (h1 >> 12) & 1023;
+    if (!((bm[b0 >> 6] >> (b0 & 63)) & (bm[16 + (b1 >> 6)] >> (b1 & 63)) & 1)) return false;
+    std::uint32_t h2 = g4 * bloom_mul2;
+    std::uint32_t b2 = h2 >> 22, b3 = (h2 >> 12) & 1023;
+    return (bm[32 + (b2 >> 6)] >> (b2 & 63)) & (bm[48 + (b3 >> 6)] >> (b3 & 63)) & 1;
+}
+inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
+    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
+    const std::uint32_t b[4] = {h1 >> 22, (h1 >> 12) & 1023, h2 >> 22, (h2 >> 12) & 1023};
+    for (unsigned k = 0; k < 4; ++k) bm[16 * k + (b[k] >> 6)] |= std::uint64_t(1) << (b[k] & 63);
+}
+
+/// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
+[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, std::uint32_t words, bool reg, std::uint32_t g4) noexcept {
+    if (reg) return reg_filter_test(bm, g4);
+    auto b = bloom_of(g4, words);
+    return (bm[b.word] & b.mask) == b.mask;
+}
+
 } // namespace detail
 
-/// Prefilter bitmap sizing for 4-byte grams: at least 2^16 bits (8 KiB, stays in L1), at most
-/// 2^21 bits (256 KiB), 32 bits per indexed gram in between (about 3% false hits when full).
-inline constexpr unsigned prefilter_min_bits = 16;
-inline constexpr unsigned prefilter_max_bits = 21;
-inline constexpr std::size_t prefilter_bits_per_entry = 32;
+/// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
+/// indexed gram (three bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
+inline constexpr std::size_t prefilter_min_words = 1024;
+inline constexpr std::size_t prefilter_bits_per_entry = 16;
 
 /// Options for compiling.
 struct compile_options {
@@ -488,8 +561,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     // Anchors to index, per tier key.
     struct anchor_item { std::uint32_t part; std::string window; };
     struct tier_key { unsigned gram, stride; bool fold; };
-    static constexpr tier_key keys[] = {{4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false}, {2, 1, false}, {1, 1, false},
-                                        {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},  {2, 1, true},  {1, 1, true}};
+    static constexpr tier_key keys[] = {{8, 8, false}, {4, 8, false}, {4, 4, false}, {4, 2, false}, {4, 1, false},
+                                        {2, 1, false}, {1, 1, false},
+                                        {8, 8, true},  {4, 8, true},  {4, 4, true},  {4, 2, true},  {4, 1, true},
+                                        {2, 1, true},  {1, 1, true}};
+    constexpr std::size_t folded_tiers = 7;
     std::vector<std::vector<anchor_item>> per_tier(std::size(keys));
 
     auto reverse_prog = [](const std::vector<const token*>& toks, bool nocase, std::vector<unsigned char>& prog) {
@@ -514,6 +590,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             }
         }
         if (parts.size() > 4096) { why = "more than 4096 parts"; return false; }
+        if (S.parts.size() + parts.size() > max_parts) { why = "the database holds 16M signature parts already"; return false; }
         entry_rec e{};
         e.name = name;
         e.owner = owner;
@@ -540,7 +617,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
                                      : 0;
             // best literal run: the lowest expected prefilter cost (stride and gram hits)
             auto tier_of = [](std::size_t L) -> std::size_t {
-                return L >= 11 ? 0 : L >= 7 ? 1 : L >= 5 ? 2 : L >= 4 ? 3 : L >= 2 ? 4 : 5;
+                return L >= 15 ? 0 : L >= 11 ? 1 : L >= 7 ? 2 : L >= 5 ? 3 : L >= 4 ? 4 : L >= 2 ? 5 : 6;
             };
             auto best_window = [&](const std::string& run, std::size_t& d_out) {
                 std::size_t ti = tier_of(run.size());
@@ -613,7 +690,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             std::size_t win = keys[ti].gram + keys[ti].stride - 1;
             std::size_t bd = 0;
             (void)best_window(run, bd);
-            if (nocase) ti += 6;
+            if (nocase) ti += folded_tiers;
             pr.gram_delta = static_cast<std::uint16_t>(bd);
             prs.push_back(pr);
             tier_items.push_back({ti, run.substr(bd, win)});
@@ -747,42 +824,59 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.version = db.version;
 
     // prefilter tiers
+    std::uint32_t shared_off = 0, shared_words = 0;
+    bool shared_open = false; // the previous (8-byte) tier's bitmap awaits the 4-byte tier
     for (std::size_t t = 0; t < std::size(keys); ++t) {
         auto& items = per_tier[t];
-        if (items.empty()) continue;
+        if (items.empty()) { if (keys[t].gram == 4) shared_open = false; continue; }
+        const bool tier_fold = keys[t].fold;
         tier_rec tr{};
         tr.gram = static_cast<std::uint8_t>(keys[t].gram);
         tr.stride = static_cast<std::uint8_t>(keys[t].stride);
         tr.fold = keys[t].fold;
-        std::vector<gram_entry> ents;
+        struct build_ent { std::uint32_t gram, part_k; };
+        std::vector<build_ent> ents;
+        std::vector<std::uint32_t> probes; // the 4-byte gram each entry sets in the bitmap
         for (auto& it : items)
-            for (unsigned k = 0; k < tr.stride; ++k)
-                ents.push_back({load_gram(reinterpret_cast<const unsigned char*>(it.window.data()) + k, tr.gram, false),
-                                it.part << 3 | k});
-        unsigned bits = tr.gram == 1 ? 8 : tr.gram == 2 ? 16 : prefilter_min_bits;
-        if (tr.gram == 4)
-            while (bits < prefilter_max_bits && (std::size_t(1) << bits) < ents.size() * prefilter_bits_per_entry) ++bits;
+            for (unsigned k = 0; k < tr.stride; ++k) {
+                auto* win = reinterpret_cast<const unsigned char*>(it.window.data()) + k;
+                ents.push_back({load_gram(win, tr.gram, tier_fold), it.part << 3 | k});
+                if (tr.gram >= 4) probes.push_back(load_gram(win, 4, tier_fold));
+            }
+        // An 8-byte tier and the 4-byte tier after it (same stride, same folding) share one
+        // bitmap sized for both.
+        std::size_t nprobe = probes.size();
+        if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
+        std::size_t words = tr.gram == 1 ? 4 : tr.gram == 2 ? 1024
+                          : std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64);
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
-        tr.bits_log2 = bits;
         tr.table_log2 = tb;
-        tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
-        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << bits) / 64);
-        S.bitmaps.resize(S.bitmaps.size() + words, 0);
-        tr.bitmap2_off = tr.bitmap_off;
-        if (tr.gram == 4) {
-            tr.bitmap2_off = static_cast<std::uint32_t>(S.bitmaps.size());
+        tr.reg = tr.gram == 4 && tr.stride < 8 && ents.size() <= reg_filter_max_entries;
+        if (tr.reg) words = reg_filter_words;
+        if (tr.gram == 4 && shared_open && keys[t - 1].stride == tr.stride && keys[t - 1].fold == tr.fold) {
+            tr.reg = 0;
+            tr.bitmap_off = shared_off;
+            tr.bitmap_words = shared_words;
+        } else {
+            tr.bitmap_words = static_cast<std::uint32_t>(words);
+            tr.bitmap_off = static_cast<std::uint32_t>(S.bitmaps.size());
             S.bitmaps.resize(S.bitmaps.size() + words, 0);
         }
-        for (auto& e : ents) {
-            auto h = tr.gram == 4 ? hash32(e.gram, bits) : e.gram;
-            S.bitmaps[tr.bitmap_off + h / 64] |= std::uint64_t(1) << (h % 64);
-            if (tr.gram == 4) {
-                auto h2 = hash32c(e.gram, bits);
-                S.bitmaps[tr.bitmap2_off + h2 / 64] |= std::uint64_t(1) << (h2 % 64);
+        shared_open = tr.gram == 8;
+        shared_off = tr.bitmap_off;
+        shared_words = tr.bitmap_words;
+        for (std::size_t i = 0; i < ents.size(); ++i) {
+            if (tr.gram <= 2) {
+                S.bitmaps[tr.bitmap_off + ents[i].gram / 64] |= std::uint64_t(1) << (ents[i].gram % 64);
+            } else if (tr.reg) {
+                reg_filter_set(S.bitmaps.data() + tr.bitmap_off, probes[i]);
+            } else {
+                auto b = bloom_of(probes[i], tr.bitmap_words);
+                S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
             }
         }
-        std::sort(ents.begin(), ents.end(), [&](const gram_entry& a, const gram_entry& b) {
+        std::sort(ents.begin(), ents.end(), [&](const build_ent& a, const build_ent& b) {
             auto ha = hash32b(a.gram, tb), hb = hash32b(b.gram, tb);
             return ha != hb ? ha < hb : a.part_k < b.part_k;
         });
@@ -795,7 +889,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             while (j < ents.size() && hash32b(ents[j].gram, tb) < b) ++j;
             S.buckets.push_back(static_cast<std::uint32_t>(j));
         }
-        S.grams.insert(S.grams.end(), ents.begin(), ents.end());
+        for (auto& e : ents) S.grams.push_back({(e.part_k >> 3) << 8 | gram_fp(e.gram) << 3 | (e.part_k & 7)});
         out.stats_.prefilter_entries += ents.size();
         S.tiers.push_back(tr);
     }
@@ -840,7 +934,7 @@ inline std::size_t compiled_db::bytes() const noexcept {
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '2'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '3'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
@@ -911,6 +1005,8 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     out.map_len_ = size;
     file_header h;
     std::memcpy(&h, m, sizeof h);
+    if (std::memcmp(h.magic, db_magic, 7) == 0 && h.magic[7] != db_magic[7])
+        return bad("compiled by another version of bulkhead (format changed): compile the signatures again");
     if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
     if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
     auto* base = static_cast<const unsigned char*>(m);
@@ -945,18 +1041,21 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
     for (auto& t : v.tiers) {
-        std::size_t words = std::max<std::size_t>(1, (std::size_t(1) << t.bits_log2) / 64);
-        if (t.bits_log2 > 24 || t.bits_log2 < 8 || t.table_log2 > 24 || t.bitmap_off + words > v.bitmaps.size() ||
-            t.bitmap2_off + words > v.bitmaps.size() ||
+        bool direct = t.gram <= 2;
+        if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
+            (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
+            t.table_log2 > 24 ||
+            t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
+            (t.gram == 8 && t.stride != 8) ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
-            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4) ||
+            t.entries_off + std::uint64_t(t.nentries) > v.grams.size() || (t.gram != 1 && t.gram != 2 && t.gram != 4 && t.gram != 8) ||
             t.stride == 0 || t.stride > 8)
             return bad("prefilter tier out of range");
         for (std::size_t b = 0; b <= (std::size_t(1) << t.table_log2); ++b)
             if (v.buckets[t.bucket_off + b] > t.nentries) return bad("bucket out of range");
     }
     for (auto& g : v.grams)
-        if ((g.part_k >> 3) >= v.parts.size()) return bad("prefilter entry out of range");
+        if (g.part() >= v.parts.size()) return bad("prefilter entry out of range");
     for (auto& l : v.lsigs)
         if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
             l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)

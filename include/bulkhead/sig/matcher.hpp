@@ -9,10 +9,22 @@
 #include "bulkhead/sig/engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define BULKHEAD_SIG_X86_SIMD 1
+#include <immintrin.h>
+#else
+#define BULKHEAD_SIG_X86_SIMD 0
+#endif
 
 BULKHEAD_NAMESPACE_BEGIN
 namespace sig {
@@ -23,15 +35,54 @@ struct match_options {
     bool normalized_any = true; ///< in the normalized pass, also run target-0 signatures
 };
 
+namespace detail {
+
+/// A zero-filled array from calloc: large ones arrive as untouched zero pages, so per-signature
+/// scratch that a scan never reaches costs no resident memory.
+template <class T>
+class zero_pages {
+public:
+    explicit zero_pages(std::size_t n) : p_(static_cast<T*>(std::calloc(n ? n : 1, sizeof(T)))) {
+        if (!p_) {
+#if BULKHEAD_HAS_EXCEPTIONS
+            throw std::bad_alloc();
+#else
+            std::abort();
+#endif
+        }
+    }
+    T& operator[](std::size_t i) noexcept { return p_.get()[i]; }
+    const T& operator[](std::size_t i) const noexcept { return p_.get()[i]; }
+    T* data() noexcept { return p_.get(); }
+
+private:
+    struct freer {
+        void operator()(T* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<T, freer> p_;
+};
+
+/// A stream position whose all-zero bytes mean no_pos (so zero_pages start out "unset").
+struct pos_slot {
+    std::uint64_t enc;
+    operator std::uint64_t() const noexcept { return enc - 1; }
+    pos_slot& operator=(std::uint64_t v) noexcept {
+        enc = v + 1;
+        return *this;
+    }
+};
+
+} // namespace detail
+
 /// Scratch for one thread; construct once per thread per database and reuse.
 class scan_state {
 public:
     explicit scan_state(const compiled_db& db)
         : db_(&db),
-          best_end_(db.v_.parts.size(), detail::no_pos),
-          chain_start_(db.v_.parts.size(), detail::no_pos),
-          counts_(db.v_.ncounters + 1, 0),
-          done_(db.v_.entries.size(), 0) {}
+          best_end_(db.v_.parts.size()),
+          chain_start_(db.v_.parts.size()),
+          counts_(db.v_.ncounters + 1),
+          done_(db.v_.entries.size()) {}
 
     [[nodiscard]] const compiled_db& db() const noexcept { return *db_; }
 
@@ -46,10 +97,11 @@ private:
         touched_done_.clear();
     }
     const compiled_db* db_;
-    std::vector<std::uint64_t> best_end_, chain_start_;
+    detail::zero_pages<detail::pos_slot> best_end_, chain_start_;
     std::vector<std::uint32_t> touched_parts_;
-    std::vector<std::uint32_t> counts_, touched_counts_;
-    std::vector<std::uint8_t> done_;
+    detail::zero_pages<std::uint32_t> counts_;
+    std::vector<std::uint32_t> touched_counts_;
+    detail::zero_pages<std::uint8_t> done_;
     std::vector<std::uint32_t> touched_done_;
     std::vector<std::uint32_t> s1_, s2_, e1_, e2_;
 };
@@ -201,6 +253,257 @@ struct candidate {
     }
 };
 
+/// The tiers the one-pass block scan covers (-1: absent) and their bitmaps: A = stride 8
+/// (the 8- and 4-byte tiers share one bitmap), B = stride 4, C = stride 2.
+struct fast_tables {
+    const std::uint64_t* bm[3] = {nullptr, nullptr, nullptr};
+    std::uint32_t words[3] = {0, 0, 0};
+    bool has[3] = {false, false, false};
+    bool reg[3] = {false, false, false}; ///< register filter instead of a Bloom bitmap
+};
+struct fast_plan {
+    int a8 = -1, a4 = -1, b = -1, c = -1;
+    bool any = false;
+    int isa = 0; ///< 0 scalar, 1 AVX2, 2 AVX-512
+    fast_tables tab;
+    [[nodiscard]] bool covers(std::size_t t) const noexcept {
+        int i = static_cast<int>(t);
+        return i == a8 || i == a4 || i == b || i == c;
+    }
+};
+
+/// Upper bound on the prefilter's instruction set: 2 (default) lets it use AVX-512 where the
+/// CPU has it, 1 at most AVX2, 0 the portable scalar loop. Tests lower it to check that every
+/// path finds the same matches; streams read it when they are constructed.
+inline std::atomic<int>& prefilter_isa_limit() noexcept {
+    static std::atomic<int> v{2};
+    return v;
+}
+
+[[nodiscard]] inline int prefilter_isa() noexcept {
+    int hw = 0;
+#if BULKHEAD_SIG_X86_SIMD
+    static const int cpu = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    hw = cpu;
+#endif
+    return std::min(hw, prefilter_isa_limit().load(std::memory_order_relaxed));
+}
+
+[[nodiscard]] inline fast_plan plan_fast(std::span<const tier_rec> tiers, std::span<const std::uint64_t> bitmaps) {
+    fast_plan f;
+    for (std::size_t t = 0; t < tiers.size(); ++t) {
+        const auto& T = tiers[t];
+        if (T.fold || T.gram < 4) continue;
+        int which = T.stride == 8 ? 0 : T.stride == 4 ? 1 : T.stride == 2 ? 2 : -1;
+        if (which < 0) continue;
+        int i = static_cast<int>(t);
+        if (T.stride == 8) (T.gram == 8 ? f.a8 : f.a4) = i;
+        else (which == 1 ? f.b : f.c) = i;
+        if (which == 0 && f.tab.has[0] && f.tab.bm[0] != bitmaps.data() + T.bitmap_off) {
+            // two stride-8 tiers with separate bitmaps: not a layout compile() writes
+            f.a8 = f.a4 = -1;
+            f.tab.has[0] = false;
+            continue;
+        }
+        f.tab.bm[which] = bitmaps.data() + T.bitmap_off;
+        f.tab.words[which] = T.bitmap_words;
+        f.tab.reg[which] = T.reg != 0;
+        f.tab.has[which] = true;
+    }
+    f.isa = prefilter_isa();
+    // Below AVX-512 the stride-4/2 tiers run in their own strided loops (faster than 16-lane
+    // probes emulated with 8-lane permutes and gathers); the stride-8 tiers keep the shared
+    // probe, so a block costs one filter lookup for both.
+    if (f.isa < 2) {
+        f.b = f.c = -1;
+        f.tab.has[1] = f.tab.has[2] = false;
+    }
+    f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
+    return f;
+}
+
+/// Per lane (block i of a group of 8): which probes passed, in confirm_block's order.
+struct fast_masks {
+    unsigned m[7];
+};
+
+#if BULKHEAD_SIG_X86_SIMD
+// g++ 12 warns about the deliberately undefined pass-through operand of its own AVX-512
+// intrinsics (_mm512_undefined_epi32) once they are inlined at -O2.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, std::uint32_t words) {
+    const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL), six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+    const __m512i h1 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul1)), lo32);
+    const __m512i h2 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul2)), lo32);
+    const __m512i idx = _mm512_srli_epi64(_mm512_mul_epu32(h1, _mm512_set1_epi64(words)), 32);
+    alignas(64) std::uint64_t ix[8], wv[8];
+    _mm512_store_si512(ix, idx);
+    for (int i = 0; i < 8; ++i) wv[i] = bm[ix[i]];
+    const __m512i word = _mm512_load_si512(wv);
+    const __m512i m = _mm512_or_si512(
+        _mm512_sllv_epi64(one, _mm512_srli_epi64(h2, 26)),
+        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 20), six)),
+                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 14), six))));
+    return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
+}
+
+/// Register-filter probe of the 16 grams at x, x+4, ..., x+60 (dword lanes).
+__attribute__((target("avx512f"))) inline unsigned probe16_reg_avx512(__m512i x, const std::uint64_t* bm) {
+    const __m512i h1 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul1)));
+    const __m512i h2 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m512i m1023 = _mm512_set1_epi32(1023), m31 = _mm512_set1_epi32(31);
+    const __m512i b[4] = {_mm512_srli_epi32(h1, 22), _mm512_and_si512(_mm512_srli_epi32(h1, 12), m1023),
+                          _mm512_srli_epi32(h2, 22), _mm512_and_si512(_mm512_srli_epi32(h2, 12), m1023)};
+    __m512i acc = _mm512_set1_epi32(1);
+    for (int k = 0; k < 4; ++k) {
+        const __m512i lo = _mm512_loadu_si512(bm + 16 * k), hi = _mm512_loadu_si512(bm + 16 * k + 8);
+        const __m512i d = _mm512_permutex2var_epi32(lo, _mm512_srli_epi32(b[k], 5), hi);
+        acc = _mm512_and_si512(acc, _mm512_srlv_epi32(d, _mm512_and_si512(b[k], m31)));
+    }
+    return _mm512_test_epi32_mask(acc, acc);
+}
+
+/// Splits a 16-lane mask (lane j = block j/2, +4 if j is odd) into its even and odd lanes.
+inline void split_lanes(unsigned m16, unsigned& even, unsigned& odd) noexcept {
+    auto squeeze = [](unsigned x) {
+        x &= 0x5555u;
+        x = (x | x >> 1) & 0x3333u;
+        x = (x | x >> 2) & 0x0f0fu;
+        return (x | x >> 4) & 0x00ffu;
+    };
+    even = squeeze(m16);
+    odd = squeeze(m16 >> 1);
+}
+
+/// Probes the 8 blocks of 64 bytes at x (reads x[0, 66)).
+__attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512(const unsigned char* x, const fast_tables& t, fast_masks& out) {
+    const __m512i x0 = _mm512_loadu_si512(x);
+    const __m512i x0h = _mm512_srli_epi64(x0, 32);
+    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.words[0]) : 0;
+    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
+    if (t.has[1] && t.reg[1]) {
+        split_lanes(probe16_reg_avx512(x0, t.bm[1]), out.m[1], out.m[4]);
+    } else if (t.has[1]) {
+        out.m[1] = probe8_avx512(x0, t.bm[1], t.words[1]);
+        out.m[4] = probe8_avx512(x0h, t.bm[1], t.words[1]);
+    }
+    if (t.has[2] && t.reg[2]) {
+        split_lanes(probe16_reg_avx512(x0, t.bm[2]), out.m[2], out.m[5]);
+        split_lanes(probe16_reg_avx512(_mm512_loadu_si512(x + 2), t.bm[2]), out.m[3], out.m[6]);
+    } else if (t.has[2]) {
+        const __m512i x2 = _mm512_loadu_si512(x + 2);
+        out.m[2] = probe8_avx512(x0, t.bm[2], t.words[2]);
+        out.m[3] = probe8_avx512(x2, t.bm[2], t.words[2]);
+        out.m[5] = probe8_avx512(x0h, t.bm[2], t.words[2]);
+        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.words[2]);
+    }
+}
+
+/// Probes the groups x + 64 i for i in [i, n) and stops at the first one where some probe
+/// passed (returns its index, masks in `out`), or returns n. The whole loop runs in AVX-512
+/// code so nothing is spilled or called per group.
+__attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                     const fast_tables& tab, fast_masks& out) {
+    const fast_tables t = tab;
+    for (; i < n; ++i) {
+        probe_group_avx512(x + 64 * i, t, out);
+        if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
+    }
+    return n;
+}
+
+__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, std::uint32_t words) {
+    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL), six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
+    const __m256i h1 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul1)), lo32);
+    const __m256i h2 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul2)), lo32);
+    const __m256i idx = _mm256_srli_epi64(_mm256_mul_epu32(h1, _mm256_set1_epi64x(words)), 32);
+    const __m256i word = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(bm), idx, 8);
+    const __m256i m = _mm256_or_si256(
+        _mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
+        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)),
+                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 14), six))));
+    const __m256i eq = _mm256_cmpeq_epi64(_mm256_and_si256(word, m), m);
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
+}
+
+__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, std::uint32_t words) {
+    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+    if (high) {
+        lo = _mm256_srli_epi64(lo, 32);
+        hi = _mm256_srli_epi64(hi, 32);
+    }
+    return probe4_avx2(lo, bm, words) | probe4_avx2(hi, bm, words) << 4;
+}
+
+/// Per dword lane: c where sel's sign bit is set, else a.
+__attribute__((target("avx2"))) inline __m256i blend_by_sign(__m256i a, __m256i c, __m256i sel) {
+    return _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(c), _mm256_castsi256_ps(sel)));
+}
+
+/// Register-filter probe of the 8 grams at x, x+4, ..., x+28 (a 512-bit set is two ymm halves).
+__attribute__((target("avx2"))) inline unsigned probe8_reg_avx2(const unsigned char* x, const std::uint64_t* bm) {
+    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i h1 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul1)));
+    const __m256i h2 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m256i m1023 = _mm256_set1_epi32(1023), m31 = _mm256_set1_epi32(31);
+    const __m256i b[4] = {_mm256_srli_epi32(h1, 22), _mm256_and_si256(_mm256_srli_epi32(h1, 12), m1023),
+                          _mm256_srli_epi32(h2, 22), _mm256_and_si256(_mm256_srli_epi32(h2, 12), m1023)};
+    __m256i acc = _mm256_set1_epi32(1);
+    for (int k = 0; k < 4; ++k) {
+        // a 1024-bit set is four ymm quarters: pick by bits 3 and 4 of the dword index
+        const __m256i di = _mm256_srli_epi32(b[k], 5);
+        __m256i q[4];
+        for (int j = 0; j < 4; ++j)
+            q[j] = _mm256_permutevar8x32_epi32(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + 16 * k + 4 * j)), di);
+        const __m256i bit3 = _mm256_slli_epi32(di, 28), bit4 = _mm256_slli_epi32(di, 27);
+        const __m256i d = blend_by_sign(blend_by_sign(q[0], q[1], bit3), blend_by_sign(q[2], q[3], bit3), bit4);
+        acc = _mm256_and_si256(acc, _mm256_srlv_epi32(d, _mm256_and_si256(b[k], m31)));
+    }
+    const __m256i ok = _mm256_cmpeq_epi32(acc, _mm256_set1_epi32(1));
+    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(ok)));
+}
+
+/// The AVX2 twin of probe_group_avx512 (four lanes at a time).
+__attribute__((target("avx2"), always_inline)) inline void probe_group_avx2(const unsigned char* x, const fast_tables& t, fast_masks& out) {
+    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.words[0]) : 0;
+    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
+    if (t.has[1] && t.reg[1]) {
+        split_lanes(probe8_reg_avx2(x, t.bm[1]) | probe8_reg_avx2(x + 32, t.bm[1]) << 8, out.m[1], out.m[4]);
+    } else if (t.has[1]) {
+        out.m[1] = probe8_avx2(x, false, t.bm[1], t.words[1]);
+        out.m[4] = probe8_avx2(x, true, t.bm[1], t.words[1]);
+    }
+    if (t.has[2] && t.reg[2]) {
+        split_lanes(probe8_reg_avx2(x, t.bm[2]) | probe8_reg_avx2(x + 32, t.bm[2]) << 8, out.m[2], out.m[5]);
+        split_lanes(probe8_reg_avx2(x + 2, t.bm[2]) | probe8_reg_avx2(x + 34, t.bm[2]) << 8, out.m[3], out.m[6]);
+    } else if (t.has[2]) {
+        out.m[2] = probe8_avx2(x, false, t.bm[2], t.words[2]);
+        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.words[2]);
+        out.m[5] = probe8_avx2(x, true, t.bm[2], t.words[2]);
+        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.words[2]);
+    }
+}
+__attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                 const fast_tables& tab, fast_masks& out) {
+    const fast_tables t = tab;
+    for (; i < n; ++i) {
+        probe_group_avx2(x + 64 * i, t, out);
+        if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
+    }
+    return n;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 } // namespace detail
 
 /// One pass over one buffer. Feed it whole (`scan`) or in chunks (`feed` ... `finish`).
@@ -212,7 +515,7 @@ public:
            std::optional<std::uint64_t> total_size = std::nullopt,
            std::optional<std::uint64_t> file_size = std::nullopt)
         : st_(st), db_(*st.db_), v_(db_.v_), pass_(pass), opt_(opt), size_(total_size),
-          file_size_(file_size), next_p_(v_.tiers.size(), 0) {
+          file_size_(file_size), next_p_(v_.tiers.size(), 0), fast_(detail::plan_fast(v_.tiers, v_.bitmaps)) {
         st_.reset();
     }
 
@@ -346,6 +649,39 @@ private:
         fire(P.entry, pidx == 0 ? smin : st_.chain_start_[E.first_part]);
     }
 
+    /// Candidates of tier T for the gram key `g` found at text position q.
+    void hit(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, const unsigned char* w,
+             std::uint64_t wbase, std::uint64_t end) {
+        const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
+        const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
+        const unsigned char* prog = v_.prog.data();
+        std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        const unsigned fp = detail::gram_fp(g);
+        for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
+            if (ge[j].fp() != fp) continue;
+            std::uint32_t part = ge[j].part(), k = ge[j].k();
+            const auto& P = v_.parts[part];
+            std::uint64_t back = k + P.gram_delta;
+            if (q < back) continue;
+            std::uint64_t a = q - back;
+            // Cheap reject: the anchor literal (the right program's first op) in place.
+            const unsigned char* rp = prog + P.right;
+            if (a >= wbase && (rp[0] == detail::op_lit || rp[0] == detail::op_liti) && a + rp[1] <= end) {
+                const unsigned char* d = w + (a - wbase);
+                if (rp[0] == detail::op_lit) {
+                    if (std::memcmp(d, rp + 2, rp[1]) != 0) continue;
+                } else {
+                    bool eq = true;
+                    for (unsigned z = 0; z < rp[1] && eq; ++z) eq = detail::fold.t[d[z]] == rp[2 + z];
+                    if (!eq) continue;
+                }
+            }
+            if (v_.entries[P.entry].nparts == 1) single_.push_back({a, part});
+            else cands_.push_back({a, part});
+        }
+    }
+
+    /// One tier on its own: every stride-th position in [next, blk_end).
     void scan_tier(std::size_t t, const unsigned char* w, std::uint64_t wbase, std::uint64_t end,
                    std::uint64_t blk_end) {
         const auto& T = v_.tiers[t];
@@ -353,61 +689,113 @@ private:
         if (end < T.gram) return;
         std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
         const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
-        const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
-        const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
-        const unsigned S = T.stride, G = T.gram, bits = T.bits_log2, tb = T.table_log2;
+        const unsigned S = T.stride, G = T.gram;
+        const std::uint32_t words = T.bitmap_words;
         const bool f = T.fold;
-        const unsigned char* prog = v_.prog.data();
-        auto hit = [&](std::uint64_t q, std::uint32_t g) {
-            std::uint32_t hb = detail::hash32b(g, tb);
-            for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
-                if (ge[j].gram != g) continue;
-                std::uint32_t part = ge[j].part_k >> 3, k = ge[j].part_k & 7;
-                const auto& P = v_.parts[part];
-                std::uint64_t back = k + P.gram_delta;
-                if (q < back) continue;
-                std::uint64_t a = q - back;
-                // Cheap reject: the anchor literal (the right program's first op) in place.
-                const unsigned char* rp = prog + P.right;
-                if (a >= wbase && (rp[0] == detail::op_lit || rp[0] == detail::op_liti) &&
-                    a + rp[1] <= end) {
-                    const unsigned char* d = w + (a - wbase);
-                    if (rp[0] == detail::op_lit) {
-                        if (std::memcmp(d, rp + 2, rp[1]) != 0) continue;
+        if (G >= 4) {
+            // one loop per (filter kind, folding): no per-position branches on either
+            auto run = [&](auto reg, auto fold) {
+                for (; p < lim; p += S) {
+                    const unsigned char* x = w + (p - wbase);
+                    std::uint32_t g4;
+                    std::memcpy(&g4, x, 4);
+                    if constexpr (decltype(fold)::value) g4 = detail::fold4(g4);
+                    bool pass;
+                    if constexpr (decltype(reg)::value) {
+                        pass = detail::reg_filter_test(bm, g4);
                     } else {
-                        bool eq = true;
-                        for (unsigned z = 0; z < rp[1] && eq; ++z) eq = detail::fold.t[d[z]] == rp[2 + z];
-                        if (!eq) continue;
+                        auto b = detail::bloom_of(g4, words);
+                        pass = (bm[b.word] & b.mask) == b.mask;
                     }
+                    if (pass) hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
                 }
-                if (v_.entries[P.entry].nparts == 1) single_.push_back({a, part});
-                else cands_.push_back({a, part});
-            }
-        };
-        const std::uint64_t* bm2 = v_.bitmaps.data() + T.bitmap2_off;
-        if (G == 4 && !f) {
-            const unsigned sh = 32 - bits;
-            for (; p < lim; p += S) {
-                std::uint32_t g;
-                std::memcpy(&g, w + (p - wbase), 4);
-                std::uint32_t h = (g * 0x9e3779b1u) >> sh;
-                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
-                std::uint32_t h2 = (g * 0xc2b2ae35u) >> sh;
-                if ((bm2[h2 >> 6] >> (h2 & 63)) & 1) hit(p, g);
-            }
+            };
+            using yes = std::true_type;
+            using no = std::false_type;
+            if (T.reg) f ? run(yes{}, yes{}) : run(yes{}, no{});
+            else f ? run(no{}, yes{}) : run(no{}, no{});
         } else {
             for (; p < lim; p += S) {
                 std::uint32_t g = detail::load_gram(w + (p - wbase), G, f);
-                std::uint32_t h = G == 4 ? detail::hash32(g, bits) : g;
-                if (!((bm[h >> 6] >> (h & 63)) & 1)) continue;
-                if (G == 4) {
-                    std::uint32_t h2 = detail::hash32c(g, bits);
-                    if (!((bm2[h2 >> 6] >> (h2 & 63)) & 1)) continue;
-                }
-                hit(p, g);
+                if ((bm[g >> 6] >> (g & 63)) & 1) hit(T, p, g, w, wbase, end);
             }
         }
         next_p_[t] = p;
+    }
+
+    /// The case-sensitive 4- and 8-byte tiers of strides 8, 4 and 2 in one pass over 8-byte
+    /// blocks. `bits` says which probes of the block at p passed their Bloom filter, in the
+    /// order this confirms them: A@p B@p C@p C@p+2 B@p+4 C@p+4 C@p+6.
+    void confirm_block(std::uint64_t p, unsigned bits, const unsigned char* w, std::uint64_t wbase,
+                       std::uint64_t end) {
+        const unsigned char* x = w + (p - wbase);
+        if (bits & 1) {
+            if (fast_.a8 >= 0 && p + 8 <= end) hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
+            if (fast_.a4 >= 0) hit(v_.tiers[fast_.a4], p, detail::load_gram(x, 4, false), w, wbase, end);
+        }
+        static constexpr unsigned char off[7] = {0, 0, 0, 2, 4, 4, 6};
+        for (unsigned i = 1; i < 7; ++i)
+            if (bits >> i & 1) {
+                int t = (i == 1 || i == 4) ? fast_.b : fast_.c;
+                hit(v_.tiers[static_cast<std::size_t>(t)], p + off[i], detail::load_gram(x + off[i], 4, false), w, wbase, end);
+            }
+    }
+
+    void scan_fast(const unsigned char* w, std::uint64_t wbase, std::uint64_t end, std::uint64_t blk_end, bool final) {
+        std::uint64_t p = fast_next_;
+        const detail::fast_tables& ft = fast_.tab;
+#if BULKHEAD_SIG_X86_SIMD
+        if (fast_.isa > 0 && p < blk_end && p + 72 <= end) {
+            // groups of 8 blocks while all their bytes (and the 2 after) are here
+            std::size_t n = std::min<std::uint64_t>((blk_end - p + 63) / 64, (end - p - 8) / 64);
+            const unsigned char* x = w + (p - wbase);
+            detail::fast_masks m;
+            for (std::size_t i = 0;; ++i) {
+                i = fast_.isa == 2 ? detail::next_group_avx512(x, i, n, ft, m) : detail::next_group_avx2(x, i, n, ft, m);
+                if (i >= n) break;
+                unsigned any = m.m[0] | m.m[1] | m.m[2] | m.m[3] | m.m[4] | m.m[5] | m.m[6];
+                while (any) {
+                    unsigned b = static_cast<unsigned>(__builtin_ctz(any));
+                    any &= any - 1;
+                    unsigned bits = 0;
+                    for (unsigned k = 0; k < 7; ++k) bits |= ((m.m[k] >> b) & 1u) << k;
+                    confirm_block(p + 64 * i + 8 * b, bits, w, wbase, end);
+                }
+            }
+            p += 64 * n;
+        }
+#endif
+        if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
+            // only the stride-8 probe (below AVX-512): a tight loop, one lookup per block
+            const std::uint64_t* bm = ft.bm[0];
+            const std::uint32_t words = ft.words[0];
+            std::uint64_t lim = std::min(blk_end, end);
+            if (!final) lim = std::min(lim, end >= 10 ? end - 9 : 0);
+            for (; p < lim; p += 8) {
+                if (p + 4 > end) continue;
+                std::uint32_t g4;
+                std::memcpy(&g4, w + (p - wbase), 4);
+                auto b = detail::bloom_of(g4, words);
+                if ((bm[b.word] & b.mask) == b.mask) confirm_block(p, 1, w, wbase, end);
+            }
+        }
+        for (; p < blk_end && p < end; p += 8) {
+            if (!final && p + 10 > end) break; // wait for the whole block
+            const unsigned char* x = w + (p - wbase);
+            unsigned bits = 0;
+            auto probe = [&](unsigned k, unsigned o) {
+                if (!ft.has[k > 0 ? (k == 1 || k == 4 ? 1 : 2) : 0] || p + o + 4 > end) return;
+                unsigned which = k == 0 ? 0 : (k == 1 || k == 4) ? 1 : 2;
+                std::uint32_t g4;
+                std::memcpy(&g4, x + o, 4);
+                if (detail::tier_test(ft.bm[which], ft.words[which], ft.reg[which], g4)) bits |= 1u << k;
+            };
+            probe(0, 0); probe(1, 0); probe(2, 0); probe(3, 2); probe(4, 4); probe(5, 4); probe(6, 6);
+            if (bits) confirm_block(p, bits, w, wbase, end);
+        }
+        fast_next_ = p;
+        for (int t : {fast_.a8, fast_.a4, fast_.b, fast_.c})
+            if (t >= 0) next_p_[static_cast<std::size_t>(t)] = p;
     }
 
     [[nodiscard]] bool verifiable(const detail::candidate& c, std::uint64_t end, bool final) const noexcept {
@@ -466,7 +854,9 @@ private:
             std::uint64_t cur = *std::min_element(next_p_.begin(), next_p_.end());
             while (!stop_) {
                 std::uint64_t blk_end = std::min<std::uint64_t>(cur + 65536, end);
-                for (std::size_t t = 0; t < v_.tiers.size(); ++t) scan_tier(t, w, wbase, end, blk_end);
+                if (fast_.any) scan_fast(w, wbase, end, blk_end, final);
+                for (std::size_t t = 0; t < v_.tiers.size(); ++t)
+                    if (!fast_.covers(t)) scan_tier(t, w, wbase, end, blk_end);
                 bool last = blk_end >= end;
                 release(final && last ? detail::no_pos : (blk_end > v_.max_gd ? blk_end - v_.max_gd : 0));
                 drain(w, wlen, wbase, final);
@@ -560,6 +950,8 @@ private:
     match_options opt_;
     std::optional<std::uint64_t> size_, file_size_;
     std::vector<std::uint64_t> next_p_;
+    detail::fast_plan fast_;
+    std::uint64_t fast_next_ = 0;
     std::vector<detail::candidate> cands_, pending_, single_;
     std::size_t pend_head_ = 0;
     std::size_t next_direct_ = 0;
