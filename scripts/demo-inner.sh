@@ -190,6 +190,10 @@ if [ -z "$native" ]; then
   sh_ status
   check "beta was not touched by alpha's OOM" bash -c "! grep -q '\"event\":\"oom_kill\",\"site\":\"beta\"' '$work/events.log'"
   check "beta still serves after alpha's OOM" bash -c "curl -s -m 5 http://10.88.0.10/ | grep -q 'site beta'"
+  # The supervisor runs outside every site's limits: after the storms it must sleep, not poll.
+  cpu_ticks() { awk '{print $14 + $15}' "/proc/$sup_pid/stat"; }
+  t0=$(cpu_ticks); sleep 2; t1=$(cpu_ticks)
+  check "the supervisor is idle once the storms are over ($((t1 - t0)) ticks of CPU in 2 s, at most 30)" test $((t1 - t0)) -le 30
 else
   results+=("SKIP  limits: --native runs without cpu/memory/pids controllers (run without --native to see them enforced in the VM)")
 fi

@@ -575,33 +575,53 @@ private:
     }
 
     /// A noisy site can modify its event files thousands of times a second (every refused
-    /// fork, every reclaim): drain the notifications at once, but re-read the files of one
-    /// watch at most every 250 ms. The counters are cumulative, so nothing is lost, only
-    /// batched; the supervisor itself runs outside every site's limits.
+    /// fork, every reclaim): re-read the files of one watch at most every 250 ms, and while a
+    /// re-read is pending take the watch out of the epoll set, so the storm does not wake the
+    /// supervisor either (inotify merges the repeated events meanwhile). The counters are
+    /// cumulative, so nothing is lost, only batched; the supervisor itself runs outside every
+    /// site's limits, so its own CPU time is what this protects the neighbours from.
     static constexpr auto watch_interval = std::chrono::milliseconds(250);
+
+    void set_watch_armed(std::size_t si, std::size_t k, bool armed) {
+        epoll_event ev{};
+        ev.events = armed ? static_cast<std::uint32_t>(EPOLLIN) : 0u;
+        ev.data.u64 = key(t_watch, si, k);
+        (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, watches_[si][k].fd(), &ev);
+    }
+
+    /// Reads (and drops) the queued notifications; true when there were any.
+    bool drain_watch(std::size_t si, std::size_t k) {
+        alignas(8) char buf[4096];
+        bool any = false;
+        while (::read(watches_[si][k].fd(), buf, sizeof buf) > 0) any = true;
+        return any;
+    }
 
     void watch_fired(std::size_t si, std::size_t k) {
         if (si >= watches_.size() || k >= watches_[si].size()) return;
-        alignas(8) char buf[4096];
-        while (::read(watches_[si][k].fd(), buf, sizeof buf) > 0) {
-        }
+        (void)drain_watch(si, k);
+        const std::pair<std::size_t, std::size_t> id{si, k};
+        if (watch_due_.count(id)) return; // a re-read is already scheduled
         auto now = std::chrono::steady_clock::now();
-        auto& due = watch_due_[{si, k}];
-        if (due > now) return; // a poll is already scheduled
-        if (now - last_watch_poll_[{si, k}] < watch_interval) {
-            due = last_watch_poll_[{si, k}] + watch_interval;
+        auto last = last_watch_poll_.find(id);
+        if (last != last_watch_poll_.end() && now - last->second < watch_interval) {
+            watch_due_[id] = last->second + watch_interval;
+            set_watch_armed(si, k, false);
             return;
         }
         poll_watch(si, k);
     }
 
-    /// Polls the watches whose deferred time has come.
+    /// Re-reads the watches whose deferred time has come, and listens to them again.
     void poll_due_watches() {
         auto now = std::chrono::steady_clock::now();
         for (auto it = watch_due_.begin(); it != watch_due_.end();) {
-            if (it->second != std::chrono::steady_clock::time_point{} && it->second <= now) {
+            if (it->second <= now) {
                 auto [si, k] = it->first;
                 it = watch_due_.erase(it);
+                if (si >= watches_.size() || k >= watches_[si].size()) continue;
+                set_watch_armed(si, k, true);
+                (void)drain_watch(si, k);
                 poll_watch(si, k);
             } else {
                 ++it;
