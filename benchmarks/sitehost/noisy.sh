@@ -83,7 +83,7 @@ JSON
       hog_pid=""
       if [ $scenario != none ]; then hog $scenario >/dev/null 2>&1 & hog_pid=$!; sleep 3; fi
       f0=$(beta_faults)
-      n0=$(wc -l < "$work/lat-$mode-$scenario.txt" 2>/dev/null || echo 0)
+      n0=0; [ -f "$work/lat-$mode-$scenario.txt" ] && n0=$(wc -l < "$work/lat-$mode-$scenario.txt")
       out=$("$lat" 10.88.0.10 80 / "$rate" "$secs" "$work/lat-$mode-$scenario.txt")
       # When the slow requests of this run were sent (seconds into the run): bursts or spread.
       slow=$(tail -n +$((n0 + 1)) "$work/lat-$mode-$scenario.txt" | awk -v r="$rate" '$1 > 150 {printf "%s%.1fs:%.0fms", (n++ ? " " : ""), (NR - 1) / r, $1} END {if (!n) printf "none"}')
