@@ -3,6 +3,8 @@
 // scaling over the same in-memory files.
 #include "bulkhead/sig.hpp"
 
+#include "driver_util.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <chrono>
@@ -76,14 +78,8 @@ int main(int argc, char** argv) {
     auto l = sig::compiled_db::load(saved);
     if (!l) return 2;
     double load_s = std::chrono::duration<double>(clk::now() - t2).count();
-    std::vector<std::string> files;
     std::size_t total = 0;
-    for (auto& e : std::filesystem::recursive_directory_iterator(argv[2])) {
-        if (!e.is_regular_file()) continue;
-        std::ifstream in(e.path(), std::ios::binary);
-        files.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        total += files.back().size();
-    }
+    std::vector<std::string> files = read_corpus(argv[2], total);
     long rss_files = rss_kb();
     sig::scan_options so;
     so.normalize = false; // the peers scan raw bytes only; see the normalized figure below

@@ -3,6 +3,8 @@
 // Built by side_by_side.sh with -lhs; the library never links Hyperscan.
 #include <hs/hs.h>
 
+#include "driver_util.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,37 +18,17 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: hs_driver PATTERNS.hs CORPUSDIR\n");
         return 2;
     }
-    std::vector<std::string> pats;
-    std::vector<unsigned> ids, flags;
-    std::ifstream pf(argv[1]);
-    std::string line;
-    while (std::getline(pf, line)) {
-        auto c = line.find(":/");
-        auto e = line.rfind('/');
-        if (c == std::string::npos || e <= c + 1) continue;
-        ids.push_back(static_cast<unsigned>(std::stoul(line.substr(0, c))));
-        pats.push_back(line.substr(c + 2, e - c - 2));
-        flags.push_back(HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH);
-    }
-    std::vector<const char*> cp;
-    for (auto& p : pats) cp.push_back(p.c_str());
-    hs_database_t* db = nullptr;
-    hs_compile_error_t* err = nullptr;
+    std::size_t npats = 0;
+    std::string error;
     auto t0 = std::chrono::steady_clock::now();
-    if (hs_compile_multi(cp.data(), flags.data(), ids.data(), static_cast<unsigned>(cp.size()), HS_MODE_BLOCK,
-                         nullptr, &db, &err) != HS_SUCCESS) {
-        std::fprintf(stderr, "hs_compile_multi: %s (pattern %d)\n", err->message, err->expression);
+    hs_database_t* db = compile_hs_patterns(argv[1], npats, error);
+    if (!db) {
+        std::fprintf(stderr, "hs_compile_multi: %s\n", error.c_str());
         return 2;
     }
     double compile_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::vector<std::string> files;
     std::size_t total = 0;
-    for (auto& e : std::filesystem::recursive_directory_iterator(argv[2])) {
-        if (!e.is_regular_file()) continue;
-        std::ifstream in(e.path(), std::ios::binary);
-        files.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        total += files.back().size();
-    }
+    std::vector<std::string> files = read_corpus(argv[2], total);
     hs_scratch_t* scratch = nullptr;
     hs_alloc_scratch(db, &scratch);
     std::size_t hits = 0;
@@ -62,7 +44,7 @@ int main(int argc, char** argv) {
         best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
     }
     std::printf("tool=hyperscan patterns=%zu files=%zu bytes=%zu compile_s=%.3f scan_s=%.3f mbps=%.1f hits=%zu\n",
-                pats.size(), files.size(), total, compile_s, best, double(total) / 1048576.0 / best, hits);
+                npats, files.size(), total, compile_s, best, double(total) / 1048576.0 / best, hits);
     hs_free_scratch(scratch);
     hs_free_database(db);
     return 0;

@@ -8,6 +8,8 @@
 
 #include <hs/hs.h>
 
+#include "driver_util.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -31,14 +33,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::string dir = argv[1];
-    std::vector<std::string> files;
     std::size_t total = 0;
-    for (auto& e : std::filesystem::recursive_directory_iterator(argv[2])) {
-        if (!e.is_regular_file()) continue;
-        std::ifstream in(e.path(), std::ios::binary);
-        files.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        total += files.back().size();
-    }
+    std::vector<std::string> files = read_corpus(argv[2], total);
     sig::database db;
     if (auto r = sig::load_path(dir + "/sigs.ndb", db); !r) {
         std::fprintf(stderr, "%s\n", r.error().message().c_str());
@@ -47,24 +43,11 @@ int main(int argc, char** argv) {
     auto c = sig::compiled_db::compile(db);
     if (!c) return 2;
 
-    std::vector<std::string> pats;
-    std::vector<unsigned> ids, flags;
-    std::ifstream pf(dir + "/sigs.hs");
-    for (std::string line; std::getline(pf, line);) {
-        auto colon = line.find(":/");
-        auto slash = line.rfind('/');
-        if (colon == std::string::npos || slash <= colon + 1) continue;
-        ids.push_back(static_cast<unsigned>(std::stoul(line.substr(0, colon))));
-        pats.push_back(line.substr(colon + 2, slash - colon - 2));
-        flags.push_back(HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH);
-    }
-    std::vector<const char*> cp;
-    for (auto& p : pats) cp.push_back(p.c_str());
-    hs_database_t* hdb = nullptr;
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(cp.data(), flags.data(), ids.data(), static_cast<unsigned>(cp.size()), HS_MODE_BLOCK,
-                         nullptr, &hdb, &err) != HS_SUCCESS) {
-        std::fprintf(stderr, "hs_compile_multi: %s\n", err->message);
+    std::size_t npats = 0;
+    std::string error;
+    hs_database_t* hdb = compile_hs_patterns(dir + "/sigs.hs", npats, error);
+    if (!hdb) {
+        std::fprintf(stderr, "hs_compile_multi: %s\n", error.c_str());
         return 2;
     }
     hs_scratch_t* scratch = nullptr;
