@@ -589,17 +589,16 @@ private:
         (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, watches_[si][k].fd(), &ev);
     }
 
-    /// Reads (and drops) the queued notifications; true when there were any.
-    bool drain_watch(std::size_t si, std::size_t k) {
+    /// Reads (and drops) the queued notifications.
+    void drain_watch(std::size_t si, std::size_t k) {
         alignas(8) char buf[4096];
-        bool any = false;
-        while (::read(watches_[si][k].fd(), buf, sizeof buf) > 0) any = true;
-        return any;
+        while (::read(watches_[si][k].fd(), buf, sizeof buf) > 0) {
+        }
     }
 
     void watch_fired(std::size_t si, std::size_t k) {
         if (si >= watches_.size() || k >= watches_[si].size()) return;
-        (void)drain_watch(si, k);
+        drain_watch(si, k);
         const std::pair<std::size_t, std::size_t> id{si, k};
         if (watch_due_.count(id)) return; // a re-read is already scheduled
         auto now = std::chrono::steady_clock::now();
@@ -621,7 +620,7 @@ private:
                 it = watch_due_.erase(it);
                 if (si >= watches_.size() || k >= watches_[si].size()) continue;
                 set_watch_armed(si, k, true);
-                (void)drain_watch(si, k);
+                drain_watch(si, k);
                 poll_watch(si, k);
             } else {
                 ++it;
