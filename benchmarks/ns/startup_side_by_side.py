@@ -16,6 +16,8 @@ fork+exec = a plain runner (fork, exec, wait); bulkhead-warm = bulkhead-run join
 netns and spawning into a prepared cgroup.
 
 BUILD_DIR holds benchmarks/ns/bench_ns_floor(_static) and examples/run/bulkhead-run (Release build).
+--breakdown also runs benchmarks/ns/bench_ns_breakdown in the same prepared root: the start
+in-process with each sandbox feature (init, lo, read-only root, bounding set) switched off.
 Runs as root. The whole script runs in a private mount namespace with /sys/fs/cgroup hidden
 (crun is also told --cgroup-manager=disabled), so no runtime can touch the machine's cgroups;
 stdio of every tool is a pipe (never /dev/null), and /dev/null is checked afterwards.
@@ -77,6 +79,7 @@ def main():
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--per-sample", type=int, default=10)
     ap.add_argument("--no-crun", action="store_true")
+    ap.add_argument("--breakdown", action="store_true", help="also run bench_ns_breakdown (in-process)")
     a = ap.parse_args()
     floor = os.path.join(a.build, "benchmarks/ns/bench_ns_floor")
     floor_static = os.path.join(a.build, "benchmarks/ns/bench_ns_floor_static")
@@ -167,6 +170,11 @@ def main():
             print(f"bwrap / bulkhead-usr (same mounts): {ratio('bwrap', 'bulkhead-usr'):.2f}x")
         if "crun" in samples:
             print(f"crun / bulkhead: {ratio('crun', 'bulkhead'):.2f}x")
+        if a.breakdown:
+            print()
+            sys.stdout.flush()
+            subprocess.run([os.path.join(a.build, "benchmarks/ns/bench_ns_breakdown"), root, str(a.samples), str(a.per_sample * 2)],
+                           check=True)
     finally:
         subprocess.run(["umount", "/sys/fs/cgroup"], stderr=subprocess.DEVNULL)
         if pin and os.path.exists(pin):
