@@ -1,13 +1,14 @@
 // Where a sandbox start's time goes: bulkhead::sandbox::run in-process with each feature of
-// `bulkhead-run --unshare-all ... --root-dir ROOT --root-ro --proc /proc --rlimit NOFILE=1024`
-// switched off in turn, beside the kernel floor (floor.hpp) done in the same process. No exec
+// `bulkhead-run --unshare-all ... --root-dir ROOT --root-ro --proc /proc --rlimit NOFILE=1024
+// [--seccomp FILE] [--cgroup DIR]` switched off in turn, beside the kernel floor (floor.hpp) done in the same process. No exec
 // of a runner and no Python in the measurement, so the differences are not diluted.
 // Interleaved: every round runs each variant K times in a rotated order; a variant's
 // difference is the median over rounds of (variant - full) within the same round.
 //
-//   bench_ns_breakdown ROOT [ROUNDS [PER_ROUND]]
-//     ROOT: a prepared root with /bin/true and an empty /proc (startup_side_by_side.py
-//     --breakdown makes one); run as root.
+//   bench_ns_breakdown [--seccomp FILE] [--cgroup DIR] ROOT [ROUNDS [PER_ROUND]]
+//     ROOT: a prepared root with /bin/true and an empty /proc; FILE: a raw BPF program (as
+//     bulkhead-seccomp compile writes it); DIR: a prepared cgroup2 directory (CLONE_INTO_CGROUP).
+//     startup_side_by_side.py --breakdown passes all three. Run as root.
 #include "bulkhead/ns.hpp"
 #include "bulkhead/sandbox.hpp"
 
@@ -15,6 +16,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -35,10 +38,17 @@ struct variant {
     const char* name;
     const char* what;
     kind k = kind::sandbox;
-    bool init = true, loopback = true, read_only = true, drop_caps = true;
+    bool init = true, loopback = true, read_only = true, drop_caps = true, seccomp = true, cgroup = true;
 };
 
-sandbox::spec make_spec(const variant& v, const std::string& root) {
+struct inputs {
+    std::string root;
+    std::vector<sock_filter> filter;
+    int cgroup_fd = -1;
+};
+
+sandbox::spec make_spec(const variant& v, const inputs& in) {
+    const std::string& root = in.root;
     sandbox::spec s;
     s.argv = {"/bin/true"};
     s.env = sandbox::default_env();
@@ -53,6 +63,8 @@ sandbox::spec make_spec(const variant& v, const std::string& root) {
     if (!v.drop_caps) s.harden.keep_caps = ns::cap_set::from_mask(~std::uint64_t{0});
     s.loopback_up = v.loopback;
     s.init = v.init;
+    if (v.seccomp) s.seccomp = in.filter;
+    if (v.cgroup) s.cgroup_fd = in.cgroup_fd;
     return s;
 }
 
@@ -64,25 +76,65 @@ double median(std::vector<double> v) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: bench_ns_breakdown ROOT [ROUNDS [PER_ROUND]]\n");
+    inputs in;
+    std::string seccomp_file, cgroup_dir;
+    int i = 1;
+    for (; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--seccomp") seccomp_file = argv[i + 1];
+        else if (a == "--cgroup") cgroup_dir = argv[i + 1];
+        else break;
+    }
+    if (i >= argc) {
+        std::fprintf(stderr, "usage: bench_ns_breakdown [--seccomp FILE] [--cgroup DIR] ROOT [ROUNDS [PER_ROUND]]\n");
         return 2;
     }
-    const std::string root = argv[1];
-    const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 30;
-    const int per = argc > 3 ? std::max(1, std::atoi(argv[3])) : 20;
-    const std::vector<variant> vs = {
-        {"full", "as bulkhead-run --unshare-all --root-dir --root-ro --proc --rlimit"},
+    in.root = argv[i];
+    const int rounds = i + 1 < argc ? std::max(1, std::atoi(argv[i + 1])) : 30;
+    const int per = i + 2 < argc ? std::max(1, std::atoi(argv[i + 2])) : 20;
+    if (!seccomp_file.empty()) {
+        std::ifstream f(seccomp_file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (!f.good() && !f.eof()) {
+            std::fprintf(stderr, "bench_ns_breakdown: cannot read %s\n", seccomp_file.c_str());
+            return 2;
+        }
+        if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0) {
+            std::fprintf(stderr, "bench_ns_breakdown: %s: %zu bytes is not a BPF program\n", seccomp_file.c_str(), bytes.size());
+            return 2;
+        }
+        in.filter.resize(bytes.size() / sizeof(sock_filter));
+        std::memcpy(in.filter.data(), bytes.data(), bytes.size());
+    }
+    unique_fd cg;
+    if (!cgroup_dir.empty()) {
+        auto f = open_fd(cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!f) {
+            std::fprintf(stderr, "bench_ns_breakdown: %s\n", f.error().message().c_str());
+            return 2;
+        }
+        cg = std::move(*f);
+        in.cgroup_fd = cg.get();
+    }
+    std::vector<variant> vs = {
+        {"full", "as bulkhead-run --unshare-all --root-dir --root-ro --proc --rlimit --seccomp --cgroup"},
         {"-init", "no pid-1 init (the payload is pid 1)", kind::sandbox, false},
         {"-lo", "lo left down", kind::sandbox, true, false},
         {"-ro", "root left writable", kind::sandbox, true, true, false},
         {"-capdrop", "bounding set left full", kind::sandbox, true, true, true, false},
-        {"bare", "none of the four above", kind::sandbox, false, false, false, false},
+        {"-seccomp", "no seccomp filter", kind::sandbox, true, true, true, true, false},
+        {"-cgroup", "not spawned into the cgroup", kind::sandbox, true, true, true, true, true, false},
+        {"bare", "none of the six above", kind::sandbox, false, false, false, false, false, false},
         {"floor-pivot", "kernel floor, pivot_root (floor.hpp)", kind::floor_pivot},
         {"floor", "kernel floor, chroot (floor.hpp)", kind::floor_chroot},
     };
+    // Without a filter or a cgroup to add, those rows would only repeat "full".
+    vs.erase(std::remove_if(vs.begin(), vs.end(), [&](const variant& v) {
+        return (std::string(v.name) == "-seccomp" && in.filter.empty()) || (std::string(v.name) == "-cgroup" && in.cgroup_fd < 0);
+    }), vs.end());
+    const std::string& root = in.root;
     std::vector<sandbox::spec> specs;
-    for (const auto& v : vs) specs.push_back(make_spec(v, root));
+    for (const auto& v : vs) specs.push_back(make_spec(v, in));
     char true_path[] = "/bin/true";
     char* floor_argv[] = {true_path, nullptr};
 
@@ -91,7 +143,7 @@ int main(int argc, char** argv) {
         for (std::size_t j = 0; j < vs.size(); ++j) {
             const std::size_t k = (j + static_cast<std::size_t>(r)) % vs.size();
             const double t0 = now();
-            for (int i = 0; i < per; ++i) {
+            for (int n = 0; n < per; ++n) {
                 if (vs[k].k == kind::sandbox) {
                     auto st = sandbox::run(specs[k]);
                     if (!st || !st->success()) {

@@ -10,14 +10,20 @@ root); floor-static = the same program linked as a static PIE, as bulkhead-run i
 loader on either side: the like-for-like reference, a second ratio column); floor-pivot = the
 floor with pivot_root and the old root detached, as every sandbox must;
 bulkhead = bulkhead-run --unshare-all into the prepared read-only root with /proc, caps dropped,
-no_new_privs, an rlimit; bulkhead-usr / bwrap = the same bwrap-style mounts (tmpfs root, /usr
-read-only, /proc, /dev); bwrap-root = bwrap with the prepared root; crun = busybox bundle;
+no_new_privs, an rlimit, Docker's default seccomp profile (compiled by bulkhead-seccomp, 71
+instructions) and a prepared cgroup (CLONE_INTO_CGROUP), all the issue's "full isolation";
+bulkhead-usr / bwrap = the same bwrap-style mounts (tmpfs root, /usr read-only, /proc, /dev),
+bwrap given the same seccomp program (--seccomp FD; bwrap has no cgroup option);
+bwrap-root = bwrap with the prepared root; crun = busybox bundle (no user namespace, no
+seccomp, no cgroup: crun does less than the bulkhead row);
 fork+exec = a plain runner (fork, exec, wait); bulkhead-warm = bulkhead-run joining a prepared
 netns and spawning into a prepared cgroup.
 
-BUILD_DIR holds benchmarks/ns/bench_ns_floor(_static) and examples/run/bulkhead-run (Release build).
+BUILD_DIR holds benchmarks/ns/bench_ns_floor(_static), examples/run/bulkhead-run and
+examples/seccomp/bulkhead-seccomp (Release build).
 --breakdown also runs benchmarks/ns/bench_ns_breakdown in the same prepared root: the start
-in-process with each sandbox feature (init, lo, read-only root, bounding set) switched off.
+in-process with each sandbox feature (init, lo, read-only root, bounding set, seccomp, cgroup)
+switched off in turn, beside the floor done in the same process.
 Runs as root. The whole script runs in a private mount namespace with /sys/fs/cgroup hidden
 (crun is also told --cgroup-manager=disabled), so no runtime can touch the machine's cgroups;
 stdio of every tool is a pipe (never /dev/null), and /dev/null is checked afterwards.
@@ -65,10 +71,19 @@ def crun_bundle(base, root):
         json.dump(cfg, f)
     return bundle
 
-def run_once(cmd):
+SECCOMP_FD = "{seccomp-fd}"  # replaced per run by a fresh descriptor of the BPF file
+
+def run_once(cmd, bpf=None):
+    fds = ()
+    if SECCOMP_FD in cmd:
+        fd = os.open(bpf, os.O_RDONLY)  # bwrap reads it to the end: a new one every run
+        fds = (fd,)
+        cmd = [str(fd) if c == SECCOMP_FD else c for c in cmd]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.run(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds)
     dt = time.perf_counter() - t0
+    for fd in fds:
+        os.close(fd)
     if p.returncode != 0:
         die(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode(errors='replace').strip()}")
     return dt
@@ -84,7 +99,8 @@ def main():
     floor = os.path.join(a.build, "benchmarks/ns/bench_ns_floor")
     floor_static = os.path.join(a.build, "benchmarks/ns/bench_ns_floor_static")
     run = os.path.join(a.build, "examples/run/bulkhead-run")
-    for p in (floor, floor_static, run):
+    seccomp_tool = os.path.join(a.build, "examples/seccomp/bulkhead-seccomp")
+    for p in (floor, floor_static, run, seccomp_tool):
         if not os.access(p, os.X_OK):
             die(f"missing {p} (build the bench_ns_floor and bulkhead-run targets)")
     reexec_private()
@@ -112,6 +128,10 @@ def main():
         # Hide the machine's cgroups from everything below (crun in particular).
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0555", "bh-hidden", "/sys/fs/cgroup"], check=True)
 
+        bpf = os.path.join(base, "docker.bpf")
+        subprocess.run([seccomp_tool, "compile", "builtin:docker", "-o", bpf], check=True, stdout=subprocess.DEVNULL)
+        # Full isolation as the issue lists it: also a seccomp filter and a (prepared) cgroup.
+        full = ["--seccomp", bpf] + (["--cgroup", cg_view] if cg else [])
         uidmap = ["--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536"]
         usr_binds = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
                      "--symlink", "usr/lib64", "/lib64"]
@@ -119,14 +139,14 @@ def main():
             "floor": [floor, "--root", root, "/bin/true"],
             "floor-static": [floor_static, "--root", root, "/bin/true"],
             "bulkhead": [run, "--unshare-all"] + uidmap + ["--root-dir", root, "--root-ro", "--proc", "/proc",
-                                                          "--rlimit", "NOFILE=1024", "/bin/true"],
+                                                          "--rlimit", "NOFILE=1024"] + full + ["/bin/true"],
             # The same without the pid-1 init (the payload is pid 1): the init's share.
             "bulkhead-noinit": [run, "--unshare-all", "--no-init"] + uidmap + ["--root-dir", root, "--root-ro", "--proc",
-                                                                             "/proc", "--rlimit", "NOFILE=1024", "/bin/true"],
+                                                                             "/proc", "--rlimit", "NOFILE=1024"] + full + ["/bin/true"],
             "bulkhead-usr": [run, "--unshare-all"] + uidmap + usr_binds + ["--proc", "/proc", "--dev", "/dev",
-                                                                          "--rlimit", "NOFILE=1024", "/bin/true"],
-            "bwrap": ["bwrap", "--unshare-all"] + usr_binds + ["--proc", "/proc", "--dev", "/dev", "/bin/true"],
-            "bwrap-root": ["bwrap", "--unshare-all", "--ro-bind", root, "/", "--proc", "/proc", "/bin/true"],
+                                                                          "--rlimit", "NOFILE=1024"] + full + ["/bin/true"],
+            "bwrap": ["bwrap", "--unshare-all", "--seccomp", SECCOMP_FD] + usr_binds + ["--proc", "/proc", "--dev", "/dev", "/bin/true"],
+            "bwrap-root": ["bwrap", "--unshare-all", "--seccomp", SECCOMP_FD, "--ro-bind", root, "/", "--proc", "/proc", "/bin/true"],
             "floor-pivot": [floor, "--pivot", "--root", root, "/bin/true"],
             # Warm start: the site's netns and cgroup exist; a new process joins them.
             "fork+exec": [floor, "--plain", true_bin],
@@ -143,7 +163,7 @@ def main():
         samples = {n: [] for n in names}
         for n in names:  # warm-up, and fail early with the tool's own message
             cmd = tools[n]() if callable(tools[n]) else tools[n]
-            run_once(cmd)
+            run_once(cmd, bpf)
         for _ in range(a.samples):
             order = names[:]
             random.shuffle(order)
@@ -151,7 +171,7 @@ def main():
                 tot = 0.0
                 for _ in range(a.per_sample):
                     cmd = tools[n]() if callable(tools[n]) else tools[n]
-                    tot += run_once(cmd)
+                    tot += run_once(cmd, bpf)
                 samples[n].append(tot / a.per_sample * 1000.0)
         def ratio(x, y):
             return statistics.median(p / q for p, q in zip(samples[x], samples[y]))
@@ -173,8 +193,8 @@ def main():
         if a.breakdown:
             print()
             sys.stdout.flush()
-            subprocess.run([os.path.join(a.build, "benchmarks/ns/bench_ns_breakdown"), root, str(a.samples), str(a.per_sample * 2)],
-                           check=True)
+            subprocess.run([os.path.join(a.build, "benchmarks/ns/bench_ns_breakdown"), "--seccomp", bpf]
+                           + (["--cgroup", cg_view] if cg else []) + [root, str(a.samples), str(a.per_sample * 2)], check=True)
     finally:
         subprocess.run(["umount", "/sys/fs/cgroup"], stderr=subprocess.DEVNULL)
         if pin and os.path.exists(pin):

@@ -211,6 +211,28 @@ TEST_CASE("pid namespace: the command is pid 1's child and /proc shows only the 
     CHECK(l[2].find("ns_kernel_tests") != std::string::npos); // pid 1 is our init, a fork of the spawner
 }
 
+TEST_CASE("run() returns the payload's exit status", "[kernel][sandbox]") {
+    if (!can_run()) return;
+    const int staging_before = staging_dirs();
+    auto s = base_spec({"/bin/sh", "-c", "exit 7"});
+    s.out.mode = sandbox::stdio_mode::inherit;
+    auto st = sandbox::run(s);
+    REQUIRE(st);
+    CHECK(st->exited);
+    CHECK(st->code == 7);
+    s.argv = {"/bin/sh", "-c", "kill -TERM $$"};
+    st = sandbox::run(s);
+    REQUIRE(st);
+    CHECK(st->exited); // pid 1 (the init) reports a killed payload as 128 + signal
+    CHECK(st->code == 128 + SIGTERM);
+    s.argv = {"/bin/true"};
+    st = sandbox::run(s);
+    REQUIRE(st);
+    CHECK(st->success());
+    CHECK(staging_dirs() == staging_before);
+    CHECK(own_children().empty());
+}
+
 TEST_CASE("hostname is the sandbox's own", "[kernel][ns]") {
     if (!can_run()) return;
     char host[256] = {};
@@ -472,11 +494,7 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
     const std::string mounts_before = self_mountinfo();
     const int staging_before = staging_dirs();
 
-    auto expect_failure = [&](sandbox::spec s, const std::string& message) {
-        auto r = sandbox::spawn(s);
-        REQUIRE(!r);
-        INFO(r.error().message());
-        CHECK(r.error().message().find(message) != std::string::npos);
+    auto leaves_nothing = [&] {
         CHECK(self_mountinfo() == mounts_before);
         CHECK(own_children().empty());
         CHECK(staging_dirs() == staging_before);
@@ -484,6 +502,19 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         auto links = hs.list_links();
         REQUIRE(links);
         CHECK(*links == std::vector<std::string>{"lo"});
+    };
+    // spawn() and run() must name the same step and leave nothing.
+    auto expect_failure = [&](sandbox::spec s, const std::string& message) {
+        auto r = sandbox::spawn(s);
+        REQUIRE(!r);
+        INFO(r.error().message());
+        CHECK(r.error().message().find(message) != std::string::npos);
+        leaves_nothing();
+        auto w = sandbox::run(s);
+        REQUIRE(!w);
+        INFO(w.error().message());
+        CHECK(w.error().message() == r.error().message());
+        leaves_nothing();
     };
 
     SECTION("missing bind source") {
