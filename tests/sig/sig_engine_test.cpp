@@ -266,7 +266,7 @@ TEST_CASE("compiled database saves and maps back", "[unit]") {
     CHECK(!compiled_db::load(td / "bad3.bhdb"));
     // a database written by an older layout is refused and says so
     std::string b4 = blob;
-    b4[7] = '2';
+    b4[7] = '3'; // version 3: the Bloom probe used three multiplies
     sigtest::write(td / "old.bhdb", b4);
     auto old = compiled_db::load(td / "old.bhdb");
     REQUIRE(!old);

@@ -27,6 +27,7 @@
 #include "bulkhead/sig/hash.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -225,19 +226,22 @@ inline constexpr byte_freq_tab byte_freq{};
     return f ? fold.t[p[0]] : p[0];
 }
 
-/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it. Two 32-bit multiplicative
-/// hashes (the word from one, scaled to the bitmap's size; the bit positions from the top bits
-/// of the other), so the SIMD paths compute the same probe with three vpmuludq.
+/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it, all taken from one 64-bit
+/// product of the gram with an odd constant. Bitmaps are a power of two words: the product's
+/// top log2(words) bits pick the word, the 18 bits below them the three bit positions. (The
+/// SIMD paths form the same product from two 32x32-bit multiplies, or one vpmullq.)
 struct bloom_probe {
     std::uint64_t word;
     std::uint64_t mask;
 };
+inline constexpr std::uint64_t bloom_mul = 0x9e3779b97f4a7c15ull;
+/// The register filter's two 32-bit hashes.
 inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
-[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, std::uint32_t words) noexcept {
-    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
-    return {(std::uint64_t(h1) * words) >> 32, (std::uint64_t(1) << (h2 >> 26)) |
-                                                   (std::uint64_t(1) << ((h2 >> 20) & 63)) |
-                                                   (std::uint64_t(1) << ((h2 >> 14) & 63))};
+/// `lg`: log2 of the bitmap's words, 1..31.
+[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, unsigned lg) noexcept {
+    const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg;
+    return {h >> (64 - lg), (std::uint64_t(1) << (r >> 58)) | (std::uint64_t(1) << ((r >> 52) & 63)) |
+                                (std::uint64_t(1) << ((r >> 46) & 63))};
 }
 
 /// Small stride-4 and stride-2 tiers (at most `reg_filter_max_entries` grams) use a register
@@ -262,16 +266,17 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 }
 
 /// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
-[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, std::uint32_t words, bool reg, std::uint32_t g4) noexcept {
+[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, unsigned lg, bool reg, std::uint32_t g4) noexcept {
     if (reg) return reg_filter_test(bm, g4);
-    auto b = bloom_of(g4, words);
+    auto b = bloom_of(g4, lg);
     return (bm[b.word] & b.mask) == b.mask;
 }
 
 } // namespace detail
 
 /// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
-/// indexed gram (three bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
+/// indexed gram (three bits set per gram, in one 64-bit word), rounded up to a power of two
+/// words, at least 8 KiB per bitmap.
 inline constexpr std::size_t prefilter_min_words = 1024;
 inline constexpr std::size_t prefilter_bits_per_entry = 16;
 
@@ -848,7 +853,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         std::size_t nprobe = probes.size();
         if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
         std::size_t words = tr.gram == 1 ? 4 : tr.gram == 2 ? 1024
-                          : std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64);
+                          : std::bit_ceil(std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64));
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
         tr.table_log2 = tb;
@@ -872,7 +877,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             } else if (tr.reg) {
                 reg_filter_set(S.bitmaps.data() + tr.bitmap_off, probes[i]);
             } else {
-                auto b = bloom_of(probes[i], tr.bitmap_words);
+                auto b = bloom_of(probes[i], static_cast<unsigned>(std::countr_zero(tr.bitmap_words)));
                 S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
             }
         }
@@ -934,7 +939,7 @@ inline std::size_t compiled_db::bytes() const noexcept {
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '3'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '4'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
@@ -1044,6 +1049,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
         bool direct = t.gram <= 2;
         if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
             (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
+            (!direct && !t.reg && (!std::has_single_bit(t.bitmap_words) || t.bitmap_words < 2)) ||
             t.table_log2 > 24 ||
             t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
             (t.gram == 8 && t.stride != 8) ||

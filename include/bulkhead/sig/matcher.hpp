@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -257,7 +258,7 @@ struct candidate {
 /// (the 8- and 4-byte tiers share one bitmap), B = stride 4, C = stride 2.
 struct fast_tables {
     const std::uint64_t* bm[3] = {nullptr, nullptr, nullptr};
-    std::uint32_t words[3] = {0, 0, 0};
+    unsigned lg[3] = {0, 0, 0}; ///< log2 of a Bloom bitmap's words
     bool has[3] = {false, false, false};
     bool reg[3] = {false, false, false}; ///< register filter instead of a Bloom bitmap
 };
@@ -306,7 +307,7 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
             continue;
         }
         f.tab.bm[which] = bitmaps.data() + T.bitmap_off;
-        f.tab.words[which] = T.bitmap_words;
+        f.tab.lg[which] = static_cast<unsigned>(std::countr_zero(T.bitmap_words));
         f.tab.reg[which] = T.reg != 0;
         f.tab.has[which] = true;
     }
@@ -335,19 +336,23 @@ struct fast_masks {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
-__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, std::uint32_t words) {
-    const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL), six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
-    const __m512i h1 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul1)), lo32);
-    const __m512i h2 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul2)), lo32);
-    const __m512i idx = _mm512_srli_epi64(_mm512_mul_epu32(h1, _mm512_set1_epi64(words)), 32);
+/// Bloom probes of the 8 grams in the low dwords of x's lanes (see bloom_of).
+__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, unsigned lg) {
+    const __m512i six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+    // gram * bloom_mul mod 2^64 = gram * lo + (gram * hi) << 32
+    const __m512i h = _mm512_add_epi64(
+        _mm512_mul_epu32(x, _mm512_set1_epi64(static_cast<long long>(bloom_mul & 0xffffffffu))),
+        _mm512_slli_epi64(_mm512_mul_epu32(x, _mm512_set1_epi64(static_cast<long long>(bloom_mul >> 32))), 32));
+    const __m512i idx = _mm512_srl_epi64(h, _mm_cvtsi32_si128(static_cast<int>(64 - lg)));
+    const __m512i r = _mm512_sll_epi64(h, _mm_cvtsi32_si128(static_cast<int>(lg)));
     alignas(64) std::uint64_t ix[8], wv[8];
     _mm512_store_si512(ix, idx);
     for (int i = 0; i < 8; ++i) wv[i] = bm[ix[i]];
     const __m512i word = _mm512_load_si512(wv);
     const __m512i m = _mm512_or_si512(
-        _mm512_sllv_epi64(one, _mm512_srli_epi64(h2, 26)),
-        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 20), six)),
-                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 14), six))));
+        _mm512_sllv_epi64(one, _mm512_srli_epi64(r, 58)),
+        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 52), six)),
+                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 46), six))));
     return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
 }
 
@@ -383,23 +388,23 @@ inline void split_lanes(unsigned m16, unsigned& even, unsigned& odd) noexcept {
 __attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512(const unsigned char* x, const fast_tables& t, fast_masks& out) {
     const __m512i x0 = _mm512_loadu_si512(x);
     const __m512i x0h = _mm512_srli_epi64(x0, 32);
-    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.words[0]) : 0;
+    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.lg[0]) : 0;
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     if (t.has[1] && t.reg[1]) {
         split_lanes(probe16_reg_avx512(x0, t.bm[1]), out.m[1], out.m[4]);
     } else if (t.has[1]) {
-        out.m[1] = probe8_avx512(x0, t.bm[1], t.words[1]);
-        out.m[4] = probe8_avx512(x0h, t.bm[1], t.words[1]);
+        out.m[1] = probe8_avx512(x0, t.bm[1], t.lg[1]);
+        out.m[4] = probe8_avx512(x0h, t.bm[1], t.lg[1]);
     }
     if (t.has[2] && t.reg[2]) {
         split_lanes(probe16_reg_avx512(x0, t.bm[2]), out.m[2], out.m[5]);
         split_lanes(probe16_reg_avx512(_mm512_loadu_si512(x + 2), t.bm[2]), out.m[3], out.m[6]);
     } else if (t.has[2]) {
         const __m512i x2 = _mm512_loadu_si512(x + 2);
-        out.m[2] = probe8_avx512(x0, t.bm[2], t.words[2]);
-        out.m[3] = probe8_avx512(x2, t.bm[2], t.words[2]);
-        out.m[5] = probe8_avx512(x0h, t.bm[2], t.words[2]);
-        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.words[2]);
+        out.m[2] = probe8_avx512(x0, t.bm[2], t.lg[2]);
+        out.m[3] = probe8_avx512(x2, t.bm[2], t.lg[2]);
+        out.m[5] = probe8_avx512(x0h, t.bm[2], t.lg[2]);
+        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.lg[2]);
     }
 }
 
@@ -416,28 +421,30 @@ __attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const un
     return n;
 }
 
-__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, std::uint32_t words) {
-    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL), six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
-    const __m256i h1 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul1)), lo32);
-    const __m256i h2 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul2)), lo32);
-    const __m256i idx = _mm256_srli_epi64(_mm256_mul_epu32(h1, _mm256_set1_epi64x(words)), 32);
+__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, unsigned lg) {
+    const __m256i six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
+    const __m256i h = _mm256_add_epi64(
+        _mm256_mul_epu32(x, _mm256_set1_epi64x(static_cast<long long>(bloom_mul & 0xffffffffu))),
+        _mm256_slli_epi64(_mm256_mul_epu32(x, _mm256_set1_epi64x(static_cast<long long>(bloom_mul >> 32))), 32));
+    const __m256i idx = _mm256_srl_epi64(h, _mm_cvtsi32_si128(static_cast<int>(64 - lg)));
+    const __m256i r = _mm256_sll_epi64(h, _mm_cvtsi32_si128(static_cast<int>(lg)));
     const __m256i word = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(bm), idx, 8);
     const __m256i m = _mm256_or_si256(
-        _mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
-        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)),
-                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 14), six))));
+        _mm256_sllv_epi64(one, _mm256_srli_epi64(r, 58)),
+        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(r, 52), six)),
+                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(r, 46), six))));
     const __m256i eq = _mm256_cmpeq_epi64(_mm256_and_si256(word, m), m);
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
 }
 
-__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, std::uint32_t words) {
+__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, unsigned lg) {
     __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
     __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
     if (high) {
         lo = _mm256_srli_epi64(lo, 32);
         hi = _mm256_srli_epi64(hi, 32);
     }
-    return probe4_avx2(lo, bm, words) | probe4_avx2(hi, bm, words) << 4;
+    return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
 /// Per dword lane: c where sel's sign bit is set, else a.
@@ -472,22 +479,22 @@ __attribute__((target("avx2"))) inline unsigned probe8_reg_avx2(const unsigned c
 
 /// The AVX2 twin of probe_group_avx512 (four lanes at a time).
 __attribute__((target("avx2"), always_inline)) inline void probe_group_avx2(const unsigned char* x, const fast_tables& t, fast_masks& out) {
-    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.words[0]) : 0;
+    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.lg[0]) : 0;
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     if (t.has[1] && t.reg[1]) {
         split_lanes(probe8_reg_avx2(x, t.bm[1]) | probe8_reg_avx2(x + 32, t.bm[1]) << 8, out.m[1], out.m[4]);
     } else if (t.has[1]) {
-        out.m[1] = probe8_avx2(x, false, t.bm[1], t.words[1]);
-        out.m[4] = probe8_avx2(x, true, t.bm[1], t.words[1]);
+        out.m[1] = probe8_avx2(x, false, t.bm[1], t.lg[1]);
+        out.m[4] = probe8_avx2(x, true, t.bm[1], t.lg[1]);
     }
     if (t.has[2] && t.reg[2]) {
         split_lanes(probe8_reg_avx2(x, t.bm[2]) | probe8_reg_avx2(x + 32, t.bm[2]) << 8, out.m[2], out.m[5]);
         split_lanes(probe8_reg_avx2(x + 2, t.bm[2]) | probe8_reg_avx2(x + 34, t.bm[2]) << 8, out.m[3], out.m[6]);
     } else if (t.has[2]) {
-        out.m[2] = probe8_avx2(x, false, t.bm[2], t.words[2]);
-        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.words[2]);
-        out.m[5] = probe8_avx2(x, true, t.bm[2], t.words[2]);
-        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.words[2]);
+        out.m[2] = probe8_avx2(x, false, t.bm[2], t.lg[2]);
+        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.lg[2]);
+        out.m[5] = probe8_avx2(x, true, t.bm[2], t.lg[2]);
+        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.lg[2]);
     }
 }
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
@@ -690,7 +697,7 @@ private:
         std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
         const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
         const unsigned S = T.stride, G = T.gram;
-        const std::uint32_t words = T.bitmap_words;
+        const auto lg = static_cast<unsigned>(std::countr_zero(T.bitmap_words));
         const bool f = T.fold;
         if (G >= 4) {
             // one loop per (filter kind, folding): no per-position branches on either
@@ -704,7 +711,7 @@ private:
                     if constexpr (decltype(reg)::value) {
                         pass = detail::reg_filter_test(bm, g4);
                     } else {
-                        auto b = detail::bloom_of(g4, words);
+                        auto b = detail::bloom_of(g4, lg);
                         pass = (bm[b.word] & b.mask) == b.mask;
                     }
                     if (pass) hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
@@ -768,14 +775,14 @@ private:
         if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
             // only the stride-8 probe (below AVX-512): a tight loop, one lookup per block
             const std::uint64_t* bm = ft.bm[0];
-            const std::uint32_t words = ft.words[0];
+            const unsigned lg = ft.lg[0];
             std::uint64_t lim = std::min(blk_end, end);
             if (!final) lim = std::min(lim, end >= 10 ? end - 9 : 0);
             for (; p < lim; p += 8) {
                 if (p + 4 > end) continue;
                 std::uint32_t g4;
                 std::memcpy(&g4, w + (p - wbase), 4);
-                auto b = detail::bloom_of(g4, words);
+                auto b = detail::bloom_of(g4, lg);
                 if ((bm[b.word] & b.mask) == b.mask) confirm_block(p, 1, w, wbase, end);
             }
         }
@@ -788,7 +795,7 @@ private:
                 unsigned which = k == 0 ? 0 : (k == 1 || k == 4) ? 1 : 2;
                 std::uint32_t g4;
                 std::memcpy(&g4, x + o, 4);
-                if (detail::tier_test(ft.bm[which], ft.words[which], ft.reg[which], g4)) bits |= 1u << k;
+                if (detail::tier_test(ft.bm[which], ft.lg[which], ft.reg[which], g4)) bits |= 1u << k;
             };
             probe(0, 0); probe(1, 0); probe(2, 0); probe(3, 2); probe(4, 4); probe(5, 4); probe(6, 6);
             if (bits) confirm_block(p, bits, w, wbase, end);
