@@ -89,6 +89,11 @@ inline constexpr std::uint32_t no_lead = 0xffffffffu;
 struct tier_rec {
     std::uint8_t gram, stride, fold;
     std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
+    /// 1 (case-sensitive 4-byte grams at stride 4 or 2): the grams are also in the stride-8
+    /// filter, whose probe at every multiple of 8 serves this tier there; its own filter is
+    /// probed only at the positions in between.
+    std::uint8_t at_start;
+    std::uint8_t pad[3];
     /// 64-bit words of the bitmap. 1- and 2-byte grams index it directly; 4- and
     /// 8-byte tiers probe it with the 4-byte gram at the sampled position, three bits in one word
     /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
@@ -829,6 +834,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.version = db.version;
 
     // prefilter tiers
+    // keys[2] and keys[3] (case-sensitive stride 4 and 2) put their grams into the stride-8
+    // filter of keys[0] and keys[1] as well, when there is one (see tier_rec::at_start).
+    const bool have_a = !per_tier[0].empty() || !per_tier[1].empty();
+    const std::size_t start_probes = have_a ? per_tier[2].size() * 4 + per_tier[3].size() * 2 : 0;
+    std::uint32_t a_off = 0, a_words = 0;
     std::uint32_t shared_off = 0, shared_words = 0;
     bool shared_open = false; // the previous (8-byte) tier's bitmap awaits the 4-byte tier
     for (std::size_t t = 0; t < std::size(keys); ++t) {
@@ -852,6 +862,8 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         // bitmap sized for both.
         std::size_t nprobe = probes.size();
         if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
+        if (t == 0 || (t == 1 && per_tier[0].empty())) nprobe += start_probes;
+        tr.at_start = have_a && (t == 2 || t == 3);
         std::size_t words = tr.gram == 1 ? 4 : tr.gram == 2 ? 1024
                           : std::bit_ceil(std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64));
         unsigned tb = 4;
@@ -871,6 +883,10 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         shared_open = tr.gram == 8;
         shared_off = tr.bitmap_off;
         shared_words = tr.bitmap_words;
+        if (t == 0 || t == 1) {
+            a_off = tr.bitmap_off;
+            a_words = tr.bitmap_words;
+        }
         for (std::size_t i = 0; i < ents.size(); ++i) {
             if (tr.gram <= 2) {
                 S.bitmaps[tr.bitmap_off + ents[i].gram / 64] |= std::uint64_t(1) << (ents[i].gram % 64);
@@ -879,6 +895,10 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             } else {
                 auto b = bloom_of(probes[i], static_cast<unsigned>(std::countr_zero(tr.bitmap_words)));
                 S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
+            }
+            if (tr.at_start) {
+                auto b = bloom_of(probes[i], static_cast<unsigned>(std::countr_zero(a_words)));
+                S.bitmaps[a_off + b.word] |= b.mask;
             }
         }
         std::sort(ents.begin(), ents.end(), [&](const build_ent& a, const build_ent& b) {
@@ -1045,8 +1065,18 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
         if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
+    // at_start tiers rely on the probe of one case-sensitive stride-8 Bloom bitmap
+    const detail::tier_rec* a_tier = nullptr;
+    bool a_ok = true;
+    for (auto& t : v.tiers)
+        if (t.stride == 8 && !t.fold && t.gram >= 4) {
+            if (t.reg || (a_tier && a_tier->bitmap_off != t.bitmap_off)) a_ok = false;
+            a_tier = &t;
+        }
     for (auto& t : v.tiers) {
         bool direct = t.gram <= 2;
+        if (t.at_start > 1 || (t.at_start && (!a_tier || !a_ok || t.gram != 4 || t.fold || (t.stride != 4 && t.stride != 2))))
+            return bad("prefilter tier out of range");
         if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
             (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
             (!direct && !t.reg && (!std::has_single_bit(t.bitmap_words) || t.bitmap_words < 2)) ||

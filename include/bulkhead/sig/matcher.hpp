@@ -261,9 +261,11 @@ struct fast_tables {
     unsigned lg[3] = {0, 0, 0}; ///< log2 of a Bloom bitmap's words
     bool has[3] = {false, false, false};
     bool reg[3] = {false, false, false}; ///< register filter instead of a Bloom bitmap
+    bool at_start[3] = {false, false, false}; ///< tier_rec::at_start: not probed at block starts
 };
 struct fast_plan {
     int a8 = -1, a4 = -1, b = -1, c = -1;
+    int sb = -1, sc = -1; ///< the stride-4/2 tiers a passing block-start probe also serves
     bool any = false;
     int isa = 0; ///< 0 scalar, 1 AVX2, 2 AVX-512
     fast_tables tab;
@@ -310,11 +312,13 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         f.tab.lg[which] = static_cast<unsigned>(std::countr_zero(T.bitmap_words));
         f.tab.reg[which] = T.reg != 0;
         f.tab.has[which] = true;
+        f.tab.at_start[which] = T.at_start != 0;
+        if (T.at_start) (which == 1 ? f.sb : f.sc) = i;
     }
     f.isa = prefilter_isa();
     // Below AVX-512 the stride-4/2 tiers run in their own strided loops (faster than 16-lane
     // probes emulated with 8-lane permutes and gathers); the stride-8 tiers keep the shared
-    // probe, so a block costs one filter lookup for both.
+    // probe, so a block costs one filter lookup for both (and for the at_start tiers there).
     if (f.isa < 2) {
         f.b = f.c = -1;
         f.tab.has[1] = f.tab.has[2] = false;
@@ -323,7 +327,8 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
     return f;
 }
 
-/// Per lane (block i of a group of 8): which probes passed, in confirm_block's order.
+/// Per lane (block i of a group of 16, or 8 on AVX2): which probes passed, in confirm_block's
+/// order.
 struct fast_masks {
     unsigned m[7];
 };
@@ -372,50 +377,44 @@ __attribute__((target("avx512f"))) inline unsigned probe16_reg_avx512(__m512i x,
     return _mm512_test_epi32_mask(acc, acc);
 }
 
-/// Splits a 16-lane mask (lane j = block j/2, +4 if j is odd) into its even and odd lanes.
-inline void split_lanes(unsigned m16, unsigned& even, unsigned& odd) noexcept {
-    auto squeeze = [](unsigned x) {
-        x &= 0x5555u;
-        x = (x | x >> 1) & 0x3333u;
-        x = (x | x >> 2) & 0x0f0fu;
-        return (x | x >> 4) & 0x00ffu;
-    };
-    even = squeeze(m16);
-    odd = squeeze(m16 >> 1);
+/// Filter probes of 16 grams (dword lanes) for one tier of the block scan.
+__attribute__((target("avx512f"), always_inline)) inline unsigned probe16_avx512(__m512i g, const fast_tables& t, int k) {
+    if (t.reg[k]) return probe16_reg_avx512(g, t.bm[k]);
+    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), t.bm[k], t.lg[k]) |
+           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), t.bm[k], t.lg[k]) << 8;
 }
 
-/// Probes the 8 blocks of 64 bytes at x (reads x[0, 66)).
+/// Probes the 16 blocks of 128 bytes at x (reads x[0, 130)).
 __attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512(const unsigned char* x, const fast_tables& t, fast_masks& out) {
-    const __m512i x0 = _mm512_loadu_si512(x);
-    const __m512i x0h = _mm512_srli_epi64(x0, 32);
-    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.lg[0]) : 0;
+    const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64);
+    // the grams at block starts (even dwords) and at block starts + 4 (odd dwords)
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.lg[0]) | probe8_avx512(x1, t.bm[0], t.lg[0]) << 8 : 0;
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
-    if (t.has[1] && t.reg[1]) {
-        split_lanes(probe16_reg_avx512(x0, t.bm[1]), out.m[1], out.m[4]);
-    } else if (t.has[1]) {
-        out.m[1] = probe8_avx512(x0, t.bm[1], t.lg[1]);
-        out.m[4] = probe8_avx512(x0h, t.bm[1], t.lg[1]);
+    if (!t.has[1] && !t.has[2]) return;
+    const __m512i g0 = _mm512_permutex2var_epi32(x0, even, x1), g4 = _mm512_permutex2var_epi32(x0, odd, x1);
+    if (t.has[1]) {
+        if (!t.at_start[1]) out.m[1] = probe16_avx512(g0, t, 1);
+        out.m[4] = probe16_avx512(g4, t, 1);
     }
-    if (t.has[2] && t.reg[2]) {
-        split_lanes(probe16_reg_avx512(x0, t.bm[2]), out.m[2], out.m[5]);
-        split_lanes(probe16_reg_avx512(_mm512_loadu_si512(x + 2), t.bm[2]), out.m[3], out.m[6]);
-    } else if (t.has[2]) {
-        const __m512i x2 = _mm512_loadu_si512(x + 2);
-        out.m[2] = probe8_avx512(x0, t.bm[2], t.lg[2]);
-        out.m[3] = probe8_avx512(x2, t.bm[2], t.lg[2]);
-        out.m[5] = probe8_avx512(x0h, t.bm[2], t.lg[2]);
-        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.lg[2]);
+    if (t.has[2]) {
+        const __m512i y0 = _mm512_loadu_si512(x + 2), y1 = _mm512_loadu_si512(x + 66);
+        if (!t.at_start[2]) out.m[2] = probe16_avx512(g0, t, 2);
+        out.m[3] = probe16_avx512(_mm512_permutex2var_epi32(y0, even, y1), t, 2);
+        out.m[5] = probe16_avx512(g4, t, 2);
+        out.m[6] = probe16_avx512(_mm512_permutex2var_epi32(y0, odd, y1), t, 2);
     }
 }
 
-/// Probes the groups x + 64 i for i in [i, n) and stops at the first one where some probe
+/// Probes the groups x + 128 i for i in [i, n) and stops at the first one where some probe
 /// passed (returns its index, masks in `out`), or returns n. The whole loop runs in AVX-512
 /// code so nothing is spilled or called per group.
 __attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const unsigned char* x, std::size_t i, std::size_t n,
                                                                      const fast_tables& tab, fast_masks& out) {
     const fast_tables t = tab;
     for (; i < n; ++i) {
-        probe_group_avx512(x + 64 * i, t, out);
+        probe_group_avx512(x + 128 * i, t, out);
         if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
     }
     return n;
@@ -437,72 +436,22 @@ __attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
 }
 
-__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, unsigned lg) {
-    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
-    if (high) {
-        lo = _mm256_srli_epi64(lo, 32);
-        hi = _mm256_srli_epi64(hi, 32);
-    }
+__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, const std::uint64_t* bm, unsigned lg) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
     return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
-/// Per dword lane: c where sel's sign bit is set, else a.
-__attribute__((target("avx2"))) inline __m256i blend_by_sign(__m256i a, __m256i c, __m256i sel) {
-    return _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(c), _mm256_castsi256_ps(sel)));
-}
-
-/// Register-filter probe of the 8 grams at x, x+4, ..., x+28 (a 512-bit set is two ymm halves).
-__attribute__((target("avx2"))) inline unsigned probe8_reg_avx2(const unsigned char* x, const std::uint64_t* bm) {
-    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i h1 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul1)));
-    const __m256i h2 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul2)));
-    const __m256i m1023 = _mm256_set1_epi32(1023), m31 = _mm256_set1_epi32(31);
-    const __m256i b[4] = {_mm256_srli_epi32(h1, 22), _mm256_and_si256(_mm256_srli_epi32(h1, 12), m1023),
-                          _mm256_srli_epi32(h2, 22), _mm256_and_si256(_mm256_srli_epi32(h2, 12), m1023)};
-    __m256i acc = _mm256_set1_epi32(1);
-    for (int k = 0; k < 4; ++k) {
-        // a 1024-bit set is four ymm quarters: pick by bits 3 and 4 of the dword index
-        const __m256i di = _mm256_srli_epi32(b[k], 5);
-        __m256i q[4];
-        for (int j = 0; j < 4; ++j)
-            q[j] = _mm256_permutevar8x32_epi32(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + 16 * k + 4 * j)), di);
-        const __m256i bit3 = _mm256_slli_epi32(di, 28), bit4 = _mm256_slli_epi32(di, 27);
-        const __m256i d = blend_by_sign(blend_by_sign(q[0], q[1], bit3), blend_by_sign(q[2], q[3], bit3), bit4);
-        acc = _mm256_and_si256(acc, _mm256_srlv_epi32(d, _mm256_and_si256(b[k], m31)));
-    }
-    const __m256i ok = _mm256_cmpeq_epi32(acc, _mm256_set1_epi32(1));
-    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(ok)));
-}
-
-/// The AVX2 twin of probe_group_avx512 (four lanes at a time).
-__attribute__((target("avx2"), always_inline)) inline void probe_group_avx2(const unsigned char* x, const fast_tables& t, fast_masks& out) {
-    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.lg[0]) : 0;
-    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
-    if (t.has[1] && t.reg[1]) {
-        split_lanes(probe8_reg_avx2(x, t.bm[1]) | probe8_reg_avx2(x + 32, t.bm[1]) << 8, out.m[1], out.m[4]);
-    } else if (t.has[1]) {
-        out.m[1] = probe8_avx2(x, false, t.bm[1], t.lg[1]);
-        out.m[4] = probe8_avx2(x, true, t.bm[1], t.lg[1]);
-    }
-    if (t.has[2] && t.reg[2]) {
-        split_lanes(probe8_reg_avx2(x, t.bm[2]) | probe8_reg_avx2(x + 32, t.bm[2]) << 8, out.m[2], out.m[5]);
-        split_lanes(probe8_reg_avx2(x + 2, t.bm[2]) | probe8_reg_avx2(x + 34, t.bm[2]) << 8, out.m[3], out.m[6]);
-    } else if (t.has[2]) {
-        out.m[2] = probe8_avx2(x, false, t.bm[2], t.lg[2]);
-        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.lg[2]);
-        out.m[5] = probe8_avx2(x, true, t.bm[2], t.lg[2]);
-        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.lg[2]);
-    }
-}
+/// The stride-8 probe of 8 blocks of 64 bytes at x (below AVX-512 only the stride-8 tiers
+/// run in the block scan).
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                  const fast_tables& tab, fast_masks& out) {
-    const fast_tables t = tab;
+    const std::uint64_t* bm = tab.bm[0];
+    const unsigned lg = tab.lg[0];
+    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     for (; i < n; ++i) {
-        probe_group_avx2(x + 64 * i, t, out);
-        if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
+        out.m[0] = probe8_avx2(x + 64 * i, bm, lg);
+        if (out.m[0]) return i;
     }
     return n;
 }
@@ -696,13 +645,21 @@ private:
         if (end < T.gram) return;
         std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
         const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
-        const unsigned S = T.stride, G = T.gram;
+        const unsigned G = T.gram;
+        unsigned S = T.stride;
+        // at_start tiers: the block scan's stride-8 probe serves the multiples of 8
+        const bool skip8 = T.at_start;
+        if (skip8 && S == 4) {
+            if ((p & 7) == 0) p += 4;
+            S = 8;
+        }
         const auto lg = static_cast<unsigned>(std::countr_zero(T.bitmap_words));
         const bool f = T.fold;
         if (G >= 4) {
             // one loop per (filter kind, folding): no per-position branches on either
             auto run = [&](auto reg, auto fold) {
                 for (; p < lim; p += S) {
+                    if (skip8 && (p & 7) == 0) continue;
                     const unsigned char* x = w + (p - wbase);
                     std::uint32_t g4;
                     std::memcpy(&g4, x, 4);
@@ -732,13 +689,17 @@ private:
 
     /// The case-sensitive 4- and 8-byte tiers of strides 8, 4 and 2 in one pass over 8-byte
     /// blocks. `bits` says which probes of the block at p passed their Bloom filter, in the
-    /// order this confirms them: A@p B@p C@p C@p+2 B@p+4 C@p+4 C@p+6.
+    /// order this confirms them: A@p B@p C@p C@p+2 B@p+4 C@p+4 C@p+6. A@p also serves the
+    /// at_start tiers at p (whatever the instruction set: their own loops skip p).
     void confirm_block(std::uint64_t p, unsigned bits, const unsigned char* w, std::uint64_t wbase,
                        std::uint64_t end) {
         const unsigned char* x = w + (p - wbase);
         if (bits & 1) {
+            const std::uint32_t g4 = detail::load_gram(x, 4, false);
             if (fast_.a8 >= 0 && p + 8 <= end) hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
-            if (fast_.a4 >= 0) hit(v_.tiers[fast_.a4], p, detail::load_gram(x, 4, false), w, wbase, end);
+            if (fast_.a4 >= 0) hit(v_.tiers[fast_.a4], p, g4, w, wbase, end);
+            if (fast_.sb >= 0) hit(v_.tiers[fast_.sb], p, g4, w, wbase, end);
+            if (fast_.sc >= 0) hit(v_.tiers[fast_.sc], p, g4, w, wbase, end);
         }
         static constexpr unsigned char off[7] = {0, 0, 0, 2, 4, 4, 6};
         for (unsigned i = 1; i < 7; ++i)
@@ -752,9 +713,10 @@ private:
         std::uint64_t p = fast_next_;
         const detail::fast_tables& ft = fast_.tab;
 #if BULKHEAD_SIG_X86_SIMD
-        if (fast_.isa > 0 && p < blk_end && p + 72 <= end) {
-            // groups of 8 blocks while all their bytes (and the 2 after) are here
-            std::size_t n = std::min<std::uint64_t>((blk_end - p + 63) / 64, (end - p - 8) / 64);
+        // groups of 16 blocks (8 on AVX2) while all their bytes (and the 2 after) are here
+        const unsigned gs = fast_.isa == 2 ? 128 : 64;
+        if (fast_.isa > 0 && p < blk_end && p + gs + 8 <= end) {
+            std::size_t n = std::min<std::uint64_t>((blk_end - p + gs - 1) / gs, (end - p - 8) / gs);
             const unsigned char* x = w + (p - wbase);
             detail::fast_masks m;
             for (std::size_t i = 0;; ++i) {
@@ -766,10 +728,10 @@ private:
                     any &= any - 1;
                     unsigned bits = 0;
                     for (unsigned k = 0; k < 7; ++k) bits |= ((m.m[k] >> b) & 1u) << k;
-                    confirm_block(p + 64 * i + 8 * b, bits, w, wbase, end);
+                    confirm_block(p + gs * i + 8 * b, bits, w, wbase, end);
                 }
             }
-            p += 64 * n;
+            p += gs * n;
         }
 #endif
         if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
@@ -791,8 +753,8 @@ private:
             const unsigned char* x = w + (p - wbase);
             unsigned bits = 0;
             auto probe = [&](unsigned k, unsigned o) {
-                if (!ft.has[k > 0 ? (k == 1 || k == 4 ? 1 : 2) : 0] || p + o + 4 > end) return;
                 unsigned which = k == 0 ? 0 : (k == 1 || k == 4) ? 1 : 2;
+                if (!ft.has[which] || p + o + 4 > end || (o == 0 && ft.at_start[which])) return;
                 std::uint32_t g4;
                 std::memcpy(&g4, x + o, 4);
                 if (detail::tier_test(ft.bm[which], ft.lg[which], ft.reg[which], g4)) bits |= 1u << k;
