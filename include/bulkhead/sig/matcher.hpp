@@ -9,6 +9,7 @@
 #include "bulkhead/sig/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cstdint>
@@ -609,11 +610,39 @@ private:
     void hit(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, const unsigned char* w,
              std::uint64_t wbase, std::uint64_t end) {
         const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
+        std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        walk(T, q, g, bk[hb], bk[hb + 1], w, wbase, end);
+    }
+
+    /// The block scan's probe passes wait in a short queue, so the bucket and entry loads of
+    /// several of them are in flight at once (each is likely a cache miss on a large table).
+    void queue_hit(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, const unsigned char* w,
+                   std::uint64_t wbase, std::uint64_t end) {
+        std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        __builtin_prefetch(v_.buckets.data() + T.bucket_off + hb);
+        hq_[hq_n_++] = {&T, q, g, hb, 0};
+        if (hq_n_ == hq_.size()) flush_hits(w, wbase, end);
+    }
+    void flush_hits(const unsigned char* w, std::uint64_t wbase, std::uint64_t end) {
+        for (unsigned i = 0; i < hq_n_; ++i) {
+            auto& h = hq_[i];
+            const std::uint32_t* bk = v_.buckets.data() + h.T->bucket_off;
+            const std::uint32_t j0 = bk[h.j0], j1 = bk[h.j0 + 1];
+            h.j0 = j0;
+            h.j1 = j1;
+            if (j0 < j1) __builtin_prefetch(v_.grams.data() + h.T->entries_off + j0);
+        }
+        for (unsigned i = 0; i < hq_n_; ++i) walk(*hq_[i].T, hq_[i].q, hq_[i].g, hq_[i].j0, hq_[i].j1, w, wbase, end);
+        hq_n_ = 0;
+    }
+
+    /// Candidates of tier T for the gram key `g` at text position q: entries [j0, j1) of its table.
+    void walk(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, std::uint32_t j0, std::uint32_t j1,
+              const unsigned char* w, std::uint64_t wbase, std::uint64_t end) {
         const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
         const unsigned char* prog = v_.prog.data();
-        std::uint32_t hb = detail::hash32b(g, T.table_log2);
         const unsigned fp = detail::gram_fp(g);
-        for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
+        for (std::uint32_t j = j0; j < j1; ++j) {
             if (ge[j].fp() != fp) continue;
             std::uint32_t part = ge[j].part(), k = ge[j].k();
             const auto& P = v_.parts[part];
@@ -696,16 +725,19 @@ private:
         const unsigned char* x = w + (p - wbase);
         if (bits & 1) {
             const std::uint32_t g4 = detail::load_gram(x, 4, false);
-            if (fast_.a8 >= 0 && p + 8 <= end) hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
-            if (fast_.a4 >= 0) hit(v_.tiers[fast_.a4], p, g4, w, wbase, end);
-            if (fast_.sb >= 0) hit(v_.tiers[fast_.sb], p, g4, w, wbase, end);
-            if (fast_.sc >= 0) hit(v_.tiers[fast_.sc], p, g4, w, wbase, end);
+            if (fast_.a8 >= 0 && p + 8 <= end) queue_hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
+            if (fast_.a4 >= 0) queue_hit(v_.tiers[fast_.a4], p, g4, w, wbase, end);
+            // the at_start tiers' own filters hold their grams too: most passes here are the
+            // stride-8 tiers', so a probe spares a bucket walk
+            const auto& ft = fast_.tab;
+            if (fast_.sb >= 0 && detail::tier_test(ft.bm[1], ft.lg[1], ft.reg[1], g4)) queue_hit(v_.tiers[fast_.sb], p, g4, w, wbase, end);
+            if (fast_.sc >= 0 && detail::tier_test(ft.bm[2], ft.lg[2], ft.reg[2], g4)) queue_hit(v_.tiers[fast_.sc], p, g4, w, wbase, end);
         }
         static constexpr unsigned char off[7] = {0, 0, 0, 2, 4, 4, 6};
         for (unsigned i = 1; i < 7; ++i)
             if (bits >> i & 1) {
                 int t = (i == 1 || i == 4) ? fast_.b : fast_.c;
-                hit(v_.tiers[static_cast<std::size_t>(t)], p + off[i], detail::load_gram(x + off[i], 4, false), w, wbase, end);
+                queue_hit(v_.tiers[static_cast<std::size_t>(t)], p + off[i], detail::load_gram(x + off[i], 4, false), w, wbase, end);
             }
     }
 
@@ -762,6 +794,7 @@ private:
             probe(0, 0); probe(1, 0); probe(2, 0); probe(3, 2); probe(4, 4); probe(5, 4); probe(6, 6);
             if (bits) confirm_block(p, bits, w, wbase, end);
         }
+        flush_hits(w, wbase, end);
         fast_next_ = p;
         for (int t : {fast_.a8, fast_.a4, fast_.b, fast_.c})
             if (t >= 0) next_p_[static_cast<std::size_t>(t)] = p;
@@ -921,6 +954,14 @@ private:
     std::vector<std::uint64_t> next_p_;
     detail::fast_plan fast_;
     std::uint64_t fast_next_ = 0;
+    struct queued_hit {
+        const detail::tier_rec* T;
+        std::uint64_t q;
+        std::uint32_t g;
+        std::uint32_t j0, j1; ///< the bucket index, then the bucket's entry range
+    };
+    std::array<queued_hit, 16> hq_{};
+    unsigned hq_n_ = 0;
     std::vector<detail::candidate> cands_, pending_, single_;
     std::size_t pend_head_ = 0;
     std::size_t next_direct_ = 0;
