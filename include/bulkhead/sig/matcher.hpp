@@ -343,7 +343,7 @@ struct fast_masks {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 /// Bloom probes of the 8 grams in the low dwords of x's lanes (see bloom_of).
-__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, unsigned lg) {
+__attribute__((target("avx512f"), always_inline)) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, unsigned lg) {
     const __m512i six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
     // gram * bloom_mul mod 2^64 = gram * lo + (gram * hi) << 32
     const __m512i h = _mm512_add_epi64(
@@ -360,6 +360,31 @@ __attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, cons
         _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 52), six)),
                         _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 46), six))));
     return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
+}
+
+/// A register filter's four 1024-bit sets, two registers each.
+struct reg_sets {
+    __m512i v[8];
+};
+__attribute__((target("avx512f"), always_inline)) inline reg_sets load_reg_sets(const std::uint64_t* bm) {
+    reg_sets r;
+    for (int k = 0; k < 8; ++k) r.v[k] = _mm512_loadu_si512(bm + 8 * k);
+    return r;
+}
+
+/// Register-filter probe of 16 grams (dword lanes), the sets already in registers.
+__attribute__((target("avx512f"), always_inline)) inline unsigned probe16_reg_avx512(__m512i x, const reg_sets& r) {
+    const __m512i h1 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul1)));
+    const __m512i h2 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m512i m1023 = _mm512_set1_epi32(1023), m31 = _mm512_set1_epi32(31);
+    const __m512i b[4] = {_mm512_srli_epi32(h1, 22), _mm512_and_si512(_mm512_srli_epi32(h1, 12), m1023),
+                          _mm512_srli_epi32(h2, 22), _mm512_and_si512(_mm512_srli_epi32(h2, 12), m1023)};
+    __m512i acc = _mm512_set1_epi32(1);
+    for (int k = 0; k < 4; ++k) {
+        const __m512i d = _mm512_permutex2var_epi32(r.v[2 * k], _mm512_srli_epi32(b[k], 5), r.v[2 * k + 1]);
+        acc = _mm512_and_si512(acc, _mm512_srlv_epi32(d, _mm512_and_si512(b[k], m31)));
+    }
+    return _mm512_test_epi32_mask(acc, acc);
 }
 
 /// Register-filter probe of the 16 grams at x, x+4, ..., x+60 (dword lanes).
@@ -408,12 +433,81 @@ __attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512
     }
 }
 
+/// Bloom probes of 16 grams (dword lanes).
+__attribute__((target("avx512f"), always_inline)) inline unsigned bloom16_avx512(__m512i g, const std::uint64_t* bm, unsigned lg) {
+    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), bm, lg) |
+           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), bm, lg) << 8;
+}
+
+/// The block scan of the layout compile() writes (a stride-8 filter; stride-4 and stride-2
+/// tiers at_start), specialized on the stride-4 and stride-2 filter kinds K1, K2 (0 absent,
+/// 1 register filter, 2 Bloom): no per-group branches, register filters held in registers.
+template <int K1, int K2>
+__attribute__((target("avx512f"))) inline std::size_t scan_groups_avx512(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                      const fast_tables& t, fast_masks& out) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const std::uint64_t *bm0 = t.bm[0], *bm1 = t.bm[1], *bm2 = t.bm[2];
+    const unsigned lg0 = t.lg[0], lg1 = t.lg[1], lg2 = t.lg[2];
+    reg_sets r1{}, r2{};
+    if constexpr (K1 == 1) r1 = load_reg_sets(bm1);
+    if constexpr (K2 == 1) r2 = load_reg_sets(bm2);
+    for (; i < n; ++i) {
+        const unsigned char* g = x + 128 * i;
+        const __m512i x0 = _mm512_loadu_si512(g), x1 = _mm512_loadu_si512(g + 64);
+        const unsigned m0 = probe8_avx512(x0, bm0, lg0) | probe8_avx512(x1, bm0, lg0) << 8;
+        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
+        if constexpr (K1 != 0 || K2 != 0) {
+            const __m512i g4 = _mm512_permutex2var_epi32(x0, odd, x1);
+            if constexpr (K1 == 1) m4 = probe16_reg_avx512(g4, r1);
+            if constexpr (K1 == 2) m4 = bloom16_avx512(g4, bm1, lg1);
+            if constexpr (K2 != 0) {
+                const __m512i y0 = _mm512_loadu_si512(g + 2), y1 = _mm512_loadu_si512(g + 66);
+                const __m512i g2 = _mm512_permutex2var_epi32(y0, even, y1), g6 = _mm512_permutex2var_epi32(y0, odd, y1);
+                if constexpr (K2 == 1) {
+                    m3 = probe16_reg_avx512(g2, r2);
+                    m5 = probe16_reg_avx512(g4, r2);
+                    m6 = probe16_reg_avx512(g6, r2);
+                } else {
+                    m3 = bloom16_avx512(g2, bm2, lg2);
+                    m5 = bloom16_avx512(g4, bm2, lg2);
+                    m6 = bloom16_avx512(g6, bm2, lg2);
+                }
+            }
+        }
+        if (m0 | m3 | m4 | m5 | m6) {
+            out.m[0] = m0;
+            out.m[1] = out.m[2] = 0;
+            out.m[3] = m3;
+            out.m[4] = m4;
+            out.m[5] = m5;
+            out.m[6] = m6;
+            return i;
+        }
+    }
+    return n;
+}
+
 /// Probes the groups x + 128 i for i in [i, n) and stops at the first one where some probe
 /// passed (returns its index, masks in `out`), or returns n. The whole loop runs in AVX-512
 /// code so nothing is spilled or called per group.
 __attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const unsigned char* x, std::size_t i, std::size_t n,
                                                                      const fast_tables& tab, fast_masks& out) {
     const fast_tables t = tab;
+    if (t.has[0] && t.at_start[1] == t.has[1] && t.at_start[2] == t.has[2]) {
+        const int k1 = t.has[1] ? (t.reg[1] ? 1 : 2) : 0, k2 = t.has[2] ? (t.reg[2] ? 1 : 2) : 0;
+        switch (k1 * 3 + k2) {
+        case 0: return scan_groups_avx512<0, 0>(x, i, n, t, out);
+        case 1: return scan_groups_avx512<0, 1>(x, i, n, t, out);
+        case 2: return scan_groups_avx512<0, 2>(x, i, n, t, out);
+        case 3: return scan_groups_avx512<1, 0>(x, i, n, t, out);
+        case 4: return scan_groups_avx512<1, 1>(x, i, n, t, out);
+        case 5: return scan_groups_avx512<1, 2>(x, i, n, t, out);
+        case 6: return scan_groups_avx512<2, 0>(x, i, n, t, out);
+        case 7: return scan_groups_avx512<2, 1>(x, i, n, t, out);
+        default: return scan_groups_avx512<2, 2>(x, i, n, t, out);
+        }
+    }
     for (; i < n; ++i) {
         probe_group_avx512(x + 128 * i, t, out);
         if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
