@@ -362,6 +362,10 @@ __attribute__((target("avx512f"), always_inline)) inline unsigned probe8_avx512(
     return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
 }
 
+/// How far ahead of the block scan the SIMD loops prefetch the input (bytes; best of 512 to
+/// 4096 on the 1k and 10k benchmark sets).
+inline constexpr std::size_t input_prefetch = 2048;
+
 /// A register filter's four 1024-bit sets, two registers each.
 struct reg_sets {
     __m512i v[8];
@@ -454,6 +458,9 @@ __attribute__((target("avx512f"))) inline std::size_t scan_groups_avx512(const u
     if constexpr (K2 == 1) r2 = load_reg_sets(bm2);
     for (; i < n; ++i) {
         const unsigned char* g = x + 128 * i;
+        // the hardware prefetcher alone falls behind at this rate (a third slower at 1k)
+        _mm_prefetch(reinterpret_cast<const char*>(g + input_prefetch), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(g + input_prefetch + 64), _MM_HINT_T0);
         const __m512i x0 = _mm512_loadu_si512(g), x1 = _mm512_loadu_si512(g + 64);
         const unsigned m0 = probe8_avx512(x0, bm0, lg0) | probe8_avx512(x1, bm0, lg0) << 8;
         unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
@@ -545,6 +552,7 @@ __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigne
     const unsigned lg = tab.lg[0];
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     for (; i < n; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(x + 64 * i + input_prefetch), _MM_HINT_T0);
         out.m[0] = probe8_avx2(x + 64 * i, bm, lg);
         if (out.m[0]) return i;
     }
