@@ -317,12 +317,17 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         if (T.at_start) (which == 1 ? f.sb : f.sc) = i;
     }
     f.isa = prefilter_isa();
-    // Below AVX-512 the stride-4/2 tiers run in their own strided loops (faster than 16-lane
+    // Below AVX-512 the stride-2 tier runs in its own strided loop (faster than 16-lane
     // probes emulated with 8-lane permutes and gathers); the stride-8 tiers keep the shared
-    // probe, so a block costs one filter lookup for both (and for the at_start tiers there).
+    // probe, so a block costs one filter lookup for both (and for the at_start tiers there),
+    // and an at_start stride-4 tier is probed at p+4 in the same pass (scalar).
     if (f.isa < 2) {
-        f.b = f.c = -1;
-        f.tab.has[1] = f.tab.has[2] = false;
+        f.c = -1;
+        f.tab.has[2] = false;
+        if (!f.tab.at_start[1] || !f.tab.has[0]) {
+            f.b = -1;
+            f.tab.has[1] = false;
+        }
     }
     f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
     return f;
@@ -333,6 +338,67 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
 struct fast_masks {
     unsigned m[7];
 };
+
+/// How far ahead of the block scan the group loops prefetch the input (bytes; best of 512 to
+/// 4096 on the 1k and 10k benchmark sets).
+inline constexpr std::size_t input_prefetch = 2048;
+
+/// B@p+4 of the 8 blocks of 64 bytes at x, for an at_start stride-4 tier (filter kind Reg).
+template <bool Reg>
+[[nodiscard]] inline unsigned probe_b4_scalar(const unsigned char* x, const fast_tables& t) noexcept {
+    unsigned m = 0;
+    for (unsigned k = 0; k < 8; ++k) {
+        std::uint32_t g4;
+        std::memcpy(&g4, x + 8 * k + 4, 4);
+        bool pass;
+        if constexpr (Reg) {
+            pass = reg_filter_test(t.bm[1], g4);
+        } else {
+            const unsigned lg = t.lg[1];
+            const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = t.bm[1][h >> (64 - lg)];
+            pass = (word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1;
+        }
+        m |= unsigned(pass) << k;
+    }
+    return m;
+}
+
+/// The portable block scan over groups of 8 blocks (64 bytes at x + 64 i, reading 66): the
+/// stride-8 probe at each block start and, when planned, the at_start stride-4 tier at p+4.
+/// Returns the first group where a probe passed (masks in `out`), or n.
+template <int K1>
+inline std::size_t scan_groups_scalar(const unsigned char* x, std::size_t i, std::size_t n, const fast_tables& t,
+                                      fast_masks& out) noexcept {
+    const std::uint64_t* bm = t.bm[0];
+    const unsigned lg = t.lg[0];
+    for (; i < n; ++i) {
+        const unsigned char* g = x + 64 * i;
+        __builtin_prefetch(g + input_prefetch);
+        unsigned m0 = 0;
+        for (unsigned k = 0; k < 8; ++k) {
+            // bloom_of's three bits tested in place, no branch
+            std::uint32_t g4;
+            std::memcpy(&g4, g + 8 * k, 4);
+            const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = bm[h >> (64 - lg)];
+            m0 |= unsigned((word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1) << k;
+        }
+        unsigned m4 = 0;
+        if constexpr (K1 == 1) m4 = probe_b4_scalar<true>(g, t);
+        if constexpr (K1 == 2) m4 = probe_b4_scalar<false>(g, t);
+        if (m0 | m4) {
+            out.m[0] = m0;
+            out.m[1] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
+            out.m[4] = m4;
+            return i;
+        }
+    }
+    return n;
+}
+inline std::size_t next_group_scalar(const unsigned char* x, std::size_t i, std::size_t n, const fast_tables& t,
+                                     fast_masks& out) noexcept {
+    if (!t.has[1]) return scan_groups_scalar<0>(x, i, n, t, out);
+    return t.reg[1] ? scan_groups_scalar<1>(x, i, n, t, out) : scan_groups_scalar<2>(x, i, n, t, out);
+}
 
 #if BULKHEAD_SIG_X86_SIMD
 // g++ 12 warns about the deliberately undefined pass-through operand of its own AVX-512
@@ -361,10 +427,6 @@ __attribute__((target("avx512f"), always_inline)) inline unsigned probe8_avx512(
                         _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 46), six))));
     return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
 }
-
-/// How far ahead of the block scan the SIMD loops prefetch the input (bytes; best of 512 to
-/// 4096 on the 1k and 10k benchmark sets).
-inline constexpr std::size_t input_prefetch = 2048;
 
 /// A register filter's four 1024-bit sets, two registers each.
 struct reg_sets {
@@ -544,8 +606,8 @@ __attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char*
     return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
-/// The stride-8 probe of 8 blocks of 64 bytes at x (below AVX-512 only the stride-8 tiers
-/// run in the block scan).
+/// The stride-8 probe of 8 blocks of 64 bytes at x, and B@p+4 of an at_start stride-4 tier
+/// (scalar: 8-lane gathers and emulated register filters cost more than they save).
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                  const fast_tables& tab, fast_masks& out) {
     const std::uint64_t* bm = tab.bm[0];
@@ -554,7 +616,8 @@ __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigne
     for (; i < n; ++i) {
         _mm_prefetch(reinterpret_cast<const char*>(x + 64 * i + input_prefetch), _MM_HINT_T0);
         out.m[0] = probe8_avx2(x + 64 * i, bm, lg);
-        if (out.m[0]) return i;
+        if (tab.has[1]) out.m[4] = tab.reg[1] ? probe_b4_scalar<true>(x + 64 * i, tab) : probe_b4_scalar<false>(x + 64 * i, tab);
+        if (out.m[0] | out.m[4]) return i;
     }
     return n;
 }
@@ -846,15 +909,20 @@ private:
     void scan_fast(const unsigned char* w, std::uint64_t wbase, std::uint64_t end, std::uint64_t blk_end, bool final) {
         std::uint64_t p = fast_next_;
         const detail::fast_tables& ft = fast_.tab;
-#if BULKHEAD_SIG_X86_SIMD
-        // groups of 16 blocks (8 on AVX2) while all their bytes (and the 2 after) are here
+        // groups of 16 blocks (8 below AVX-512) while all their bytes (and the 2 after) are here
         const unsigned gs = fast_.isa == 2 ? 128 : 64;
-        if (fast_.isa > 0 && p < blk_end && p + gs + 8 <= end) {
+        if (ft.has[0] && p < blk_end && p + gs + 8 <= end) {
             std::size_t n = std::min<std::uint64_t>((blk_end - p + gs - 1) / gs, (end - p - 8) / gs);
             const unsigned char* x = w + (p - wbase);
             detail::fast_masks m;
             for (std::size_t i = 0;; ++i) {
-                i = fast_.isa == 2 ? detail::next_group_avx512(x, i, n, ft, m) : detail::next_group_avx2(x, i, n, ft, m);
+#if BULKHEAD_SIG_X86_SIMD
+                i = fast_.isa == 2 ? detail::next_group_avx512(x, i, n, ft, m)
+                  : fast_.isa == 1 ? detail::next_group_avx2(x, i, n, ft, m)
+                                   : detail::next_group_scalar(x, i, n, ft, m);
+#else
+                i = detail::next_group_scalar(x, i, n, ft, m);
+#endif
                 if (i >= n) break;
                 unsigned any = m.m[0] | m.m[1] | m.m[2] | m.m[3] | m.m[4] | m.m[5] | m.m[6];
                 while (any) {
@@ -867,7 +935,6 @@ private:
             }
             p += gs * n;
         }
-#endif
         if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
             // only the stride-8 probe (below AVX-512): a tight loop, one lookup per block
             const std::uint64_t* bm = ft.bm[0];
