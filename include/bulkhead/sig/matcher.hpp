@@ -684,14 +684,15 @@ private:
 
     void fire(std::uint32_t eid, std::uint64_t off) {
         const auto& e = v_.entries[eid];
-        if (e.owner == detail::no_owner) {
+        if (!(e.flags & detail::entry_logical)) {
             if (st_.done_[eid]) return;
             st_.done_[eid] = 1;
             st_.touched_done_.push_back(eid);
             matches_.push_back({db_.name(e.name), off, pass_});
             if (!opt_.all_matches) stop_ = true;
         } else {
-            if (st_.counts_[e.counter]++ == 0) st_.touched_counts_.push_back(e.counter);
+            const std::uint32_t counter = v_.ext[e.ext].counter;
+            if (st_.counts_[counter]++ == 0) st_.touched_counts_.push_back(counter);
         }
     }
 
@@ -700,7 +701,7 @@ private:
         const part_rec& P = v_.parts[c.part];
         const entry_rec& E = v_.entries[P.entry];
         if (!entry_active(E)) return;
-        if (E.owner == detail::no_owner && st_.done_[P.entry]) return;
+        if (!(E.flags & detail::entry_logical) && st_.done_[P.entry]) return;
         std::uint32_t pidx = c.part - E.first_part;
         if (pidx > 0 && st_.best_end_[c.part - 1] == detail::no_pos) return;
         // A chain part can only matter if it could end before the best end seen so far: every
@@ -721,14 +722,15 @@ private:
         // filter starts
         std::uint64_t lo = 0, hi = detail::no_pos;
         if (pidx == 0) {
-            if (E.off_kind == offset_spec::absolute) {
-                lo = E.off_n;
-                hi = E.off_n + E.off_shift;
-            } else if (E.off_kind == offset_spec::eof_minus) {
+            const auto* X = E.ext != detail::no_ext ? &v_.ext[E.ext] : nullptr;
+            if (X && X->off_kind == offset_spec::absolute) {
+                lo = X->off_n;
+                hi = X->off_n + X->off_shift;
+            } else if (X && X->off_kind == offset_spec::eof_minus) {
                 if (!size_) { ++undecided_; return; }
-                if (E.off_n > *size_) return;
-                lo = *size_ - E.off_n;
-                hi = lo + E.off_shift;
+                if (X->off_n > *size_) return;
+                lo = *size_ - X->off_n;
+                hi = lo + X->off_shift;
             }
         } else {
             lo = st_.best_end_[c.part - 1] + P.min_gap;
@@ -999,21 +1001,23 @@ private:
 
     void check_direct(std::uint32_t eid, const unsigned char* w, std::size_t wlen, std::uint64_t wbase, bool final) {
         const auto& E = v_.entries[eid];
-        if (!entry_active(E) || (E.owner == detail::no_owner && st_.done_[eid])) return;
+        const bool logical = E.flags & detail::entry_logical;
+        if (!entry_active(E) || (!logical && st_.done_[eid])) return;
         const auto& P = v_.parts[E.first_part];
+        const auto& X = v_.ext[E.ext]; // load() checked that direct entries have one
         std::uint64_t s0;
-        if (E.off_kind == offset_spec::absolute) {
-            s0 = E.off_n;
+        if (X.off_kind == offset_spec::absolute) {
+            s0 = X.off_n;
         } else {
-            if (!size_ || E.off_n > *size_) return;
-            s0 = *size_ - E.off_n;
+            if (!size_ || X.off_n > *size_) return;
+            s0 = *size_ - X.off_n;
         }
-        std::uint64_t a0 = s0 + P.left_min, a1 = s0 + E.off_shift + P.left_max;
+        std::uint64_t a0 = s0 + P.left_min, a1 = s0 + X.off_shift + P.left_max;
         std::uint64_t end = wbase + wlen;
         std::uint64_t need_from = s0 > 0 ? s0 - 1 : 0; // one byte before, for ::f
         if (need_from < wbase) { ++undecided_; return; }
         for (std::uint64_t a = a0; a <= a1 && a <= end && !stop_; ++a) {
-            if (E.owner == detail::no_owner && st_.done_[eid]) return;
+            if (!logical && st_.done_[eid]) return;
             verify({a, E.first_part}, w, wlen, wbase, final);
         }
     }
@@ -1049,7 +1053,8 @@ private:
             auto eid = v_.direct_abs[next_direct_];
             const auto& E = v_.entries[eid];
             const auto& P = v_.parts[E.first_part];
-            if (!final && E.off_n + E.off_shift + P.left_max + P.right_max + 1 > end) break;
+            const auto& X = v_.ext[E.ext];
+            if (!final && X.off_n + X.off_shift + P.left_max + P.right_max + 1 > end) break;
             check_direct(eid, w, wlen, wbase, final);
             ++next_direct_;
         }
@@ -1073,7 +1078,7 @@ private:
         for (auto* cv : {&cands_, &single_})
             for (auto& c : *cv) keep = std::min(keep, c.anchor > v_.max_left + 1 ? c.anchor - v_.max_left - 1 : 0);
         if (next_direct_ < v_.direct_abs.size()) {
-            std::uint64_t n = v_.entries[v_.direct_abs[next_direct_]].off_n;
+            std::uint64_t n = v_.ext[v_.entries[v_.direct_abs[next_direct_]].ext].off_n;
             keep = std::min(keep, n > 0 ? n - 1 : 0);
         }
         if (!v_.direct_eof.empty()) {
