@@ -4,6 +4,7 @@
 #include "sig_test_util.hpp"
 
 #include <random>
+#include <set>
 
 using namespace bulkhead::sig;
 
@@ -240,7 +241,9 @@ TEST_CASE("the stream keeps a bounded tail", "[unit]") {
 
 TEST_CASE("compiled database saves and maps back", "[unit]") {
     sigtest::temp_dir td;
-    engine e("A:0:*:" + hex("abcdef") + "\nB:0:*:" + hex("12") + "*" + hex("34") + "\n",
+    // fixed offsets (C, D match; E is one byte off) live in the entry_ext array: they must map back too
+    engine e("A:0:*:" + hex("abcdef") + "\nB:0:*:" + hex("12") + "*" + hex("34") + "\nC:0:2:" + hex("abcdef") +
+                 "\nD:0:EOF-3:" + hex("BAR") + "\nE:0:3:" + hex("abcdef") + "\n",
              "L;Target:0;0&1;" + hex("foo") + ";" + hex("bar") + "::i\n");
     std::string p = td / "db.bhdb";
     REQUIRE(e.c->save(p));
@@ -251,7 +254,10 @@ TEST_CASE("compiled database saves and maps back", "[unit]") {
     scan_options o;
     o.all_matches = true;
     auto r = scan_memory(st, sigtest::bytes("xxabcdef 12..34 foo BAR"), o);
-    CHECK(r.matches.size() == 3);
+    CHECK(r.matches.size() == 5);
+    std::set<std::string> names;
+    for (auto& m : r.matches) names.insert(m.name);
+    CHECK(names == std::set<std::string>{"A", "B", "C", "D", "L"});
     // corrupt files are refused, not trusted
     auto blob = sigtest::slurp(p);
     sigtest::write(td / "bad1.bhdb", blob.substr(0, 100));
@@ -266,7 +272,7 @@ TEST_CASE("compiled database saves and maps back", "[unit]") {
     CHECK(!compiled_db::load(td / "bad3.bhdb"));
     // a database written by an older layout is refused and says so
     std::string b4 = blob;
-    b4[7] = '2';
+    b4[7] = '3'; // version 3: the Bloom probe used three multiplies
     sigtest::write(td / "old.bhdb", b4);
     auto old = compiled_db::load(td / "old.bhdb");
     REQUIRE(!old);

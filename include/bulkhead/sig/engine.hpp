@@ -27,6 +27,7 @@
 #include "bulkhead/sig/hash.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -55,20 +56,30 @@ inline constexpr std::uint64_t no_pos = std::numeric_limits<std::uint64_t>::max(
 
 enum op : std::uint8_t { op_end = 0, op_lit, op_liti, op_mask, op_set, op_any, op_gap, op_alt, op_alti, op_nalt };
 
+inline constexpr std::uint32_t no_ext = 0xffffffffu;
+inline constexpr std::uint8_t entry_logical = 4; ///< entry_rec::flags: a logical subsignature
+
+/// One body signature (or logical subsignature, or its `::w` form). What most of them lack
+/// (an owner, a fixed offset) lives in entry_ext, so the common record stays 16 bytes.
 struct entry_rec {
     std::uint32_t name;       ///< offset into strings
-    std::uint32_t owner;      ///< logical signature index or no_owner
-    std::uint32_t counter;    ///< subsignature counter (logical) 
     std::uint32_t first_part;
     std::uint16_t nparts;
     std::uint8_t pass_mask;
-    std::uint8_t flags;       ///< 1 fullword, 2 target 7
+    std::uint8_t flags;       ///< 1 fullword, 2 target 7, entry_logical
+    std::uint32_t ext;        ///< index into the entry_ext array, or no_ext (offset `*`, not logical)
+};
+static_assert(sizeof(entry_rec) == 16);
+
+struct entry_ext {
+    std::uint32_t owner;      ///< logical signature index or no_owner
+    std::uint32_t counter;    ///< subsignature counter (logical)
+    std::uint64_t off_n;
+    std::uint32_t off_shift;
     std::uint8_t off_kind;
     std::uint8_t pad[3];
-    std::uint32_t off_shift;
-    std::uint64_t off_n;
 };
-static_assert(sizeof(entry_rec) == 40);
+static_assert(sizeof(entry_ext) == 24);
 
 struct part_rec {
     std::uint32_t entry;
@@ -88,6 +99,11 @@ inline constexpr std::uint32_t no_lead = 0xffffffffu;
 struct tier_rec {
     std::uint8_t gram, stride, fold;
     std::uint8_t reg; ///< 1: the bitmap is a register filter (see reg_filter_test), not a Bloom bitmap
+    /// 1 (case-sensitive 4-byte grams at stride 4 or 2): the grams are also in the stride-8
+    /// filter, whose probe at every multiple of 8 serves this tier there; its own filter is
+    /// probed only at the positions in between.
+    std::uint8_t at_start;
+    std::uint8_t pad[3];
     /// 64-bit words of the bitmap. 1- and 2-byte grams index it directly; 4- and
     /// 8-byte tiers probe it with the 4-byte gram at the sampled position, three bits in one word
     /// (a blocked Bloom filter: one cache line per probe). An 8-byte tier shares the bitmap of
@@ -225,19 +241,22 @@ inline constexpr byte_freq_tab byte_freq{};
     return f ? fold.t[p[0]] : p[0];
 }
 
-/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it. Two 32-bit multiplicative
-/// hashes (the word from one, scaled to the bitmap's size; the bit positions from the top bits
-/// of the other), so the SIMD paths compute the same probe with three vpmuludq.
+/// Blocked Bloom probe of a 4-byte gram: one word, three bits in it, all taken from one 64-bit
+/// product of the gram with an odd constant. Bitmaps are a power of two words: the product's
+/// top log2(words) bits pick the word, the 18 bits below them the three bit positions. (The
+/// SIMD paths form the same product from two 32x32-bit multiplies, or one vpmullq.)
 struct bloom_probe {
     std::uint64_t word;
     std::uint64_t mask;
 };
+inline constexpr std::uint64_t bloom_mul = 0x9e3779b97f4a7c15ull;
+/// The register filter's two 32-bit hashes.
 inline constexpr std::uint32_t bloom_mul1 = 0x9e3779b1u, bloom_mul2 = 0x85ebca77u;
-[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, std::uint32_t words) noexcept {
-    std::uint32_t h1 = g4 * bloom_mul1, h2 = g4 * bloom_mul2;
-    return {(std::uint64_t(h1) * words) >> 32, (std::uint64_t(1) << (h2 >> 26)) |
-                                                   (std::uint64_t(1) << ((h2 >> 20) & 63)) |
-                                                   (std::uint64_t(1) << ((h2 >> 14) & 63))};
+/// `lg`: log2 of the bitmap's words, 1..31.
+[[nodiscard]] inline bloom_probe bloom_of(std::uint32_t g4, unsigned lg) noexcept {
+    const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg;
+    return {h >> (64 - lg), (std::uint64_t(1) << (r >> 58)) | (std::uint64_t(1) << ((r >> 52) & 63)) |
+                                (std::uint64_t(1) << ((r >> 46) & 63))};
 }
 
 /// Small stride-4 and stride-2 tiers (at most `reg_filter_max_entries` grams) use a register
@@ -262,16 +281,17 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 }
 
 /// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
-[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, std::uint32_t words, bool reg, std::uint32_t g4) noexcept {
+[[nodiscard]] inline bool tier_test(const std::uint64_t* bm, unsigned lg, bool reg, std::uint32_t g4) noexcept {
     if (reg) return reg_filter_test(bm, g4);
-    auto b = bloom_of(g4, words);
+    auto b = bloom_of(g4, lg);
     return (bm[b.word] & b.mask) == b.mask;
 }
 
 } // namespace detail
 
 /// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
-/// indexed gram (three bits set per gram, in one 64-bit word), at least 8 KiB per bitmap.
+/// indexed gram (three bits set per gram, in one 64-bit word), rounded up to a power of two
+/// words, at least 8 KiB per bitmap.
 inline constexpr std::size_t prefilter_min_words = 1024;
 inline constexpr std::size_t prefilter_bits_per_entry = 16;
 
@@ -375,6 +395,7 @@ private:
 
     struct views {
         std::span<const detail::entry_rec> entries;
+        std::span<const detail::entry_ext> ext;
         std::span<const detail::part_rec> parts;
         std::span<const unsigned char> prog;
         std::span<const char> strings;
@@ -392,6 +413,7 @@ private:
     };
     struct storage {
         std::vector<detail::entry_rec> entries;
+        std::vector<detail::entry_ext> ext;
         std::vector<detail::part_rec> parts;
         std::vector<unsigned char> prog;
         std::vector<char> strings;
@@ -405,7 +427,7 @@ private:
         std::vector<detail::hash_rec> hashes, allow;
         std::vector<std::uint64_t> hash_sizes;
         void bind(views& v) const {
-            v.entries = entries; v.parts = parts; v.prog = prog; v.strings = strings;
+            v.entries = entries; v.ext = ext; v.parts = parts; v.prog = prog; v.strings = strings;
             v.tiers = tiers; v.bitmaps = bitmaps; v.buckets = buckets; v.grams = grams;
             v.lsigs = lsigs; v.expr = expr; v.direct_abs = direct_abs; v.direct_eof = direct_eof;
             v.zero_lsigs = zero_lsigs; v.hashes = hashes; v.allow = allow; v.hash_sizes = hash_sizes;
@@ -593,17 +615,21 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         if (S.parts.size() + parts.size() > max_parts) { why = "the database holds 16M signature parts already"; return false; }
         entry_rec e{};
         e.name = name;
-        e.owner = owner;
-        e.counter = counter;
+        e.ext = no_ext;
         e.first_part = static_cast<std::uint32_t>(S.parts.size());
         e.nparts = static_cast<std::uint16_t>(parts.size());
         e.pass_mask = static_cast<std::uint8_t>(
             target == 7 ? unsigned(pass_normalized)
                         : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u));
-        e.flags = static_cast<std::uint8_t>(((mods & mod_fullword) ? 1 : 0) | (target == 7 ? 2 : 0));
-        e.off_kind = off.kind;
-        e.off_shift = off.shift;
-        e.off_n = off.n;
+        e.flags = static_cast<std::uint8_t>(((mods & mod_fullword) ? 1 : 0) | (target == 7 ? 2 : 0) |
+                                            (owner != no_owner ? entry_logical : 0));
+        entry_ext x{};
+        x.owner = owner;
+        x.counter = counter;
+        x.off_kind = off.kind;
+        x.off_shift = off.shift;
+        x.off_n = off.n;
+        const bool need_ext = owner != no_owner || off.kind != offset_spec::any;
         auto eid = static_cast<std::uint32_t>(S.entries.size());
         std::vector<part_rec> prs;
         std::vector<std::pair<std::size_t, std::string>> tier_items;
@@ -704,6 +730,10 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
             S.parts.push_back(prs[pi]);
             if (!direct) per_tier[tier_items[pi].first].push_back({pid, tier_items[pi].second});
         }
+        if (need_ext) {
+            e.ext = static_cast<std::uint32_t>(S.ext.size());
+            S.ext.push_back(x);
+        }
         S.entries.push_back(e);
         if (direct) (off.kind == offset_spec::absolute ? S.direct_abs : S.direct_eof).push_back(eid);
         return true;
@@ -747,7 +777,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     for (auto& L : db.logicals) {
         if (db.ignored.count(L.name)) continue;
         auto lidx = static_cast<std::uint32_t>(S.lsigs.size());
-        auto save_entries = S.entries.size();
+        auto save_entries = S.entries.size(), save_ext = S.ext.size();
         auto save_parts = S.parts.size();
         auto save_prog = S.prog.size();
         auto save_abs = S.direct_abs.size(), save_eof = S.direct_eof.size();
@@ -764,6 +794,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         }
         if (!okk) {
             S.entries.resize(save_entries);
+            S.ext.resize(save_ext);
             S.parts.resize(save_parts);
             S.prog.resize(save_prog);
             S.direct_abs.resize(save_abs);
@@ -824,6 +855,11 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.version = db.version;
 
     // prefilter tiers
+    // keys[2] and keys[3] (case-sensitive stride 4 and 2) put their grams into the stride-8
+    // filter of keys[0] and keys[1] as well, when there is one (see tier_rec::at_start).
+    const bool have_a = !per_tier[0].empty() || !per_tier[1].empty();
+    const std::size_t start_probes = have_a ? per_tier[2].size() * 4 + per_tier[3].size() * 2 : 0;
+    std::uint32_t a_off = 0, a_words = 0;
     std::uint32_t shared_off = 0, shared_words = 0;
     bool shared_open = false; // the previous (8-byte) tier's bitmap awaits the 4-byte tier
     for (std::size_t t = 0; t < std::size(keys); ++t) {
@@ -847,8 +883,10 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         // bitmap sized for both.
         std::size_t nprobe = probes.size();
         if (tr.gram == 8 && t + 1 < std::size(keys)) nprobe += per_tier[t + 1].size() * keys[t + 1].stride;
+        if (t == 0 || (t == 1 && per_tier[0].empty())) nprobe += start_probes;
+        tr.at_start = have_a && (t == 2 || t == 3);
         std::size_t words = tr.gram == 1 ? 4 : tr.gram == 2 ? 1024
-                          : std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64);
+                          : std::bit_ceil(std::max(prefilter_min_words, (nprobe * prefilter_bits_per_entry + 63) / 64));
         unsigned tb = 4;
         while (tb < 24 && (std::size_t(4) << tb) < ents.size()) ++tb; // ~4 entries per bucket
         tr.table_log2 = tb;
@@ -866,14 +904,22 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         shared_open = tr.gram == 8;
         shared_off = tr.bitmap_off;
         shared_words = tr.bitmap_words;
+        if (t == 0 || t == 1) {
+            a_off = tr.bitmap_off;
+            a_words = tr.bitmap_words;
+        }
         for (std::size_t i = 0; i < ents.size(); ++i) {
             if (tr.gram <= 2) {
                 S.bitmaps[tr.bitmap_off + ents[i].gram / 64] |= std::uint64_t(1) << (ents[i].gram % 64);
             } else if (tr.reg) {
                 reg_filter_set(S.bitmaps.data() + tr.bitmap_off, probes[i]);
             } else {
-                auto b = bloom_of(probes[i], tr.bitmap_words);
+                auto b = bloom_of(probes[i], static_cast<unsigned>(std::countr_zero(tr.bitmap_words)));
                 S.bitmaps[tr.bitmap_off + b.word] |= b.mask;
+            }
+            if (tr.at_start) {
+                auto b = bloom_of(probes[i], static_cast<unsigned>(std::countr_zero(a_words)));
+                S.bitmaps[a_off + b.word] |= b.mask;
             }
         }
         std::sort(ents.begin(), ents.end(), [&](const build_ent& a, const build_ent& b) {
@@ -895,7 +941,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     }
     // direct lists
     std::sort(S.direct_abs.begin(), S.direct_abs.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return S.entries[a].off_n < S.entries[b].off_n;
+        return S.ext[S.entries[a].ext].off_n < S.ext[S.entries[b].ext].off_n;
     });
     out.stats_.parts = S.parts.size();
     // zero-true logical signatures, counters, spans
@@ -915,8 +961,9 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     }
     for (auto id : S.direct_eof) {
         auto& e = S.entries[id];
+        auto& x = S.ext[e.ext];
         auto& p = S.parts[e.first_part];
-        ek = std::max<std::uint64_t>(ek, e.off_n + p.left_max + p.right_max + 1);
+        ek = std::max<std::uint64_t>(ek, x.off_n + p.left_max + p.right_max + 1);
     }
     out.v_.max_left = ml;
     out.v_.max_gd = gd;
@@ -925,7 +972,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
 }
 
 inline std::size_t compiled_db::bytes() const noexcept {
-    return v_.entries.size_bytes() + v_.parts.size_bytes() + v_.prog.size_bytes() +
+    return v_.entries.size_bytes() + v_.ext.size_bytes() + v_.parts.size_bytes() + v_.prog.size_bytes() +
            v_.strings.size_bytes() + v_.tiers.size_bytes() + v_.bitmaps.size_bytes() +
            v_.buckets.size_bytes() + v_.grams.size_bytes() + v_.lsigs.size_bytes() +
            v_.expr.size_bytes() + v_.direct_abs.size_bytes() + v_.direct_eof.size_bytes() +
@@ -934,15 +981,15 @@ inline std::size_t compiled_db::bytes() const noexcept {
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '3'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '4'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
-    std::uint32_t narrays = 16;
+    std::uint32_t narrays = 17;
     std::uint64_t body_sigs, logical_sigs, hash_sigs, parts, prefilter_entries;
     std::uint32_t version, ncounters, max_left, max_gd, pass_union, pad;
     std::uint64_t eof_keep;
-    std::uint64_t off[16], len[16]; ///< byte offset and element count of each array
+    std::uint64_t off[17], len[17]; ///< byte offset and element count of each array
 };
 } // namespace detail
 
@@ -951,7 +998,7 @@ inline result<void> compiled_db::save(const std::string& path) const {
     file_header h{};
     std::memcpy(h.magic, db_magic, 8);
     h.endian = 0x01020304;
-    h.narrays = 16;
+    h.narrays = 17;
     h.body_sigs = stats_.body_sigs; h.logical_sigs = stats_.logical_sigs; h.hash_sigs = stats_.hash_sigs;
     h.parts = stats_.parts; h.prefilter_entries = stats_.prefilter_entries; h.version = stats_.version;
     h.ncounters = v_.ncounters; h.max_left = v_.max_left; h.max_gd = v_.max_gd;
@@ -967,7 +1014,7 @@ inline result<void> compiled_db::save(const std::string& path) const {
     };
     put(v_.entries); put(v_.parts); put(v_.prog); put(v_.strings); put(v_.tiers); put(v_.bitmaps);
     put(v_.buckets); put(v_.grams); put(v_.lsigs); put(v_.expr); put(v_.direct_abs);
-    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow); put(v_.hash_sizes);
+    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow); put(v_.hash_sizes); put(v_.ext);
     std::memcpy(blob.data(), &h, sizeof h);
     std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1008,7 +1055,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     if (std::memcmp(h.magic, db_magic, 7) == 0 && h.magic[7] != db_magic[7])
         return bad("compiled by another version of bulkhead (format changed): compile the signatures again");
     if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
-    if (h.endian != 0x01020304 || h.narrays != 16) return bad("written by an incompatible build");
+    if (h.endian != 0x01020304 || h.narrays != 17) return bad("written by an incompatible build");
     auto* base = static_cast<const unsigned char*>(m);
     std::size_t i = 0;
     bool fail = false;
@@ -1025,25 +1072,43 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     auto& v = out.v_;
     get(v.entries); get(v.parts); get(v.prog); get(v.strings); get(v.tiers); get(v.bitmaps);
     get(v.buckets); get(v.grams); get(v.lsigs); get(v.expr); get(v.direct_abs); get(v.direct_eof);
-    get(v.zero_lsigs); get(v.hashes); get(v.allow); get(v.hash_sizes);
+    get(v.zero_lsigs); get(v.hashes); get(v.allow); get(v.hash_sizes); get(v.ext);
     if (fail) return bad("an array lies outside the file");
     // Cross-references are checked once here so scanning can trust them.
     if (v.strings.empty() && (!v.entries.empty() || !v.hashes.empty())) return bad("no string table");
     if (!v.strings.empty() && v.strings.back() != '\0') return bad("string table not terminated");
     if (v.prog.empty() && !v.parts.empty()) return bad("no programs");
     if (!v.prog.empty() && v.prog.back() != op_end) return bad("program table not terminated");
-    for (auto& e : v.entries)
+    for (auto& e : v.entries) {
         if (e.name >= v.strings.size() || e.first_part + std::uint64_t(e.nparts) > v.parts.size() ||
-            (e.owner != no_owner && (e.owner >= v.lsigs.size() || e.counter >= h.ncounters)))
+            (e.ext != no_ext && e.ext >= v.ext.size()) || ((e.flags & entry_logical) && e.ext == no_ext))
             return bad("entry out of range");
+        if (e.ext == no_ext) continue;
+        const auto& x = v.ext[e.ext];
+        if (((e.flags & entry_logical) != 0) != (x.owner != no_owner) ||
+            (x.owner != no_owner && (x.owner >= v.lsigs.size() || x.counter >= h.ncounters)) ||
+            x.off_kind > offset_spec::eof_minus)
+            return bad("entry out of range");
+    }
     for (auto& p : v.parts)
         if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
+    // at_start tiers rely on the probe of one case-sensitive stride-8 Bloom bitmap
+    const detail::tier_rec* a_tier = nullptr;
+    bool a_ok = true;
+    for (auto& t : v.tiers)
+        if (t.stride == 8 && !t.fold && t.gram >= 4) {
+            if (t.reg || (a_tier && a_tier->bitmap_off != t.bitmap_off)) a_ok = false;
+            a_tier = &t;
+        }
     for (auto& t : v.tiers) {
         bool direct = t.gram <= 2;
+        if (t.at_start > 1 || (t.at_start && (!a_tier || !a_ok || t.gram != 4 || t.fold || (t.stride != 4 && t.stride != 2))))
+            return bad("prefilter tier out of range");
         if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
             (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
+            (!direct && !t.reg && (!std::has_single_bit(t.bitmap_words) || t.bitmap_words < 2)) ||
             t.table_log2 > 24 ||
             t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
             (t.gram == 8 && t.stride != 8) ||
@@ -1062,7 +1127,9 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             return bad("logical signature out of range");
     for (auto* d : {&v.direct_abs, &v.direct_eof})
         for (auto id : *d)
-            if (id >= v.entries.size()) return bad("direct list out of range");
+            if (id >= v.entries.size() || v.entries[id].ext == no_ext ||
+                v.ext[v.entries[id].ext].off_kind != (d == &v.direct_abs ? offset_spec::absolute : offset_spec::eof_minus))
+                return bad("direct list out of range");
     for (auto* l : {&v.hashes, &v.allow})
         for (auto& r : *l)
             if (r.name >= v.strings.size()) return bad("hash name out of range");

@@ -9,7 +9,9 @@
 #include "bulkhead/sig/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -257,12 +259,14 @@ struct candidate {
 /// (the 8- and 4-byte tiers share one bitmap), B = stride 4, C = stride 2.
 struct fast_tables {
     const std::uint64_t* bm[3] = {nullptr, nullptr, nullptr};
-    std::uint32_t words[3] = {0, 0, 0};
+    unsigned lg[3] = {0, 0, 0}; ///< log2 of a Bloom bitmap's words
     bool has[3] = {false, false, false};
     bool reg[3] = {false, false, false}; ///< register filter instead of a Bloom bitmap
+    bool at_start[3] = {false, false, false}; ///< tier_rec::at_start: not probed at block starts
 };
 struct fast_plan {
     int a8 = -1, a4 = -1, b = -1, c = -1;
+    int sb = -1, sc = -1; ///< the stride-4/2 tiers a passing block-start probe also serves
     bool any = false;
     int isa = 0; ///< 0 scalar, 1 AVX2, 2 AVX-512
     fast_tables tab;
@@ -306,26 +310,95 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
             continue;
         }
         f.tab.bm[which] = bitmaps.data() + T.bitmap_off;
-        f.tab.words[which] = T.bitmap_words;
+        f.tab.lg[which] = static_cast<unsigned>(std::countr_zero(T.bitmap_words));
         f.tab.reg[which] = T.reg != 0;
         f.tab.has[which] = true;
+        f.tab.at_start[which] = T.at_start != 0;
+        if (T.at_start) (which == 1 ? f.sb : f.sc) = i;
     }
     f.isa = prefilter_isa();
-    // Below AVX-512 the stride-4/2 tiers run in their own strided loops (faster than 16-lane
+    // Below AVX-512 the stride-2 tier runs in its own strided loop (faster than 16-lane
     // probes emulated with 8-lane permutes and gathers); the stride-8 tiers keep the shared
-    // probe, so a block costs one filter lookup for both.
+    // probe, so a block costs one filter lookup for both (and for the at_start tiers there),
+    // and an at_start stride-4 tier is probed at p+4 in the same pass (scalar).
     if (f.isa < 2) {
-        f.b = f.c = -1;
-        f.tab.has[1] = f.tab.has[2] = false;
+        f.c = -1;
+        f.tab.has[2] = false;
+        if (!f.tab.at_start[1] || !f.tab.has[0]) {
+            f.b = -1;
+            f.tab.has[1] = false;
+        }
     }
     f.any = f.a8 >= 0 || f.a4 >= 0 || f.b >= 0 || f.c >= 0;
     return f;
 }
 
-/// Per lane (block i of a group of 8): which probes passed, in confirm_block's order.
+/// Per lane (block i of a group of 16, or 8 on AVX2): which probes passed, in confirm_block's
+/// order.
 struct fast_masks {
     unsigned m[7];
 };
+
+/// How far ahead of the block scan the group loops prefetch the input (bytes; best of 512 to
+/// 4096 on the 1k and 10k benchmark sets).
+inline constexpr std::size_t input_prefetch = 2048;
+
+/// B@p+4 of the 8 blocks of 64 bytes at x, for an at_start stride-4 tier (filter kind Reg).
+template <bool Reg>
+[[nodiscard]] inline unsigned probe_b4_scalar(const unsigned char* x, const fast_tables& t) noexcept {
+    unsigned m = 0;
+    for (unsigned k = 0; k < 8; ++k) {
+        std::uint32_t g4;
+        std::memcpy(&g4, x + 8 * k + 4, 4);
+        bool pass;
+        if constexpr (Reg) {
+            pass = reg_filter_test(t.bm[1], g4);
+        } else {
+            const unsigned lg = t.lg[1];
+            const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = t.bm[1][h >> (64 - lg)];
+            pass = (word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1;
+        }
+        m |= unsigned(pass) << k;
+    }
+    return m;
+}
+
+/// The portable block scan over groups of 8 blocks (64 bytes at x + 64 i, reading 66): the
+/// stride-8 probe at each block start and, when planned, the at_start stride-4 tier at p+4.
+/// Returns the first group where a probe passed (masks in `out`), or n.
+template <int K1>
+inline std::size_t scan_groups_scalar(const unsigned char* x, std::size_t i, std::size_t n, const fast_tables& t,
+                                      fast_masks& out) noexcept {
+    const std::uint64_t* bm = t.bm[0];
+    const unsigned lg = t.lg[0];
+    for (; i < n; ++i) {
+        const unsigned char* g = x + 64 * i;
+        __builtin_prefetch(g + input_prefetch);
+        unsigned m0 = 0;
+        for (unsigned k = 0; k < 8; ++k) {
+            // bloom_of's three bits tested in place, no branch
+            std::uint32_t g4;
+            std::memcpy(&g4, g + 8 * k, 4);
+            const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = bm[h >> (64 - lg)];
+            m0 |= unsigned((word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1) << k;
+        }
+        unsigned m4 = 0;
+        if constexpr (K1 == 1) m4 = probe_b4_scalar<true>(g, t);
+        if constexpr (K1 == 2) m4 = probe_b4_scalar<false>(g, t);
+        if (m0 | m4) {
+            out.m[0] = m0;
+            out.m[1] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
+            out.m[4] = m4;
+            return i;
+        }
+    }
+    return n;
+}
+inline std::size_t next_group_scalar(const unsigned char* x, std::size_t i, std::size_t n, const fast_tables& t,
+                                     fast_masks& out) noexcept {
+    if (!t.has[1]) return scan_groups_scalar<0>(x, i, n, t, out);
+    return t.reg[1] ? scan_groups_scalar<1>(x, i, n, t, out) : scan_groups_scalar<2>(x, i, n, t, out);
+}
 
 #if BULKHEAD_SIG_X86_SIMD
 // g++ 12 warns about the deliberately undefined pass-through operand of its own AVX-512
@@ -335,20 +408,49 @@ struct fast_masks {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
-__attribute__((target("avx512f"))) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, std::uint32_t words) {
-    const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL), six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
-    const __m512i h1 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul1)), lo32);
-    const __m512i h2 = _mm512_and_si512(_mm512_mul_epu32(x, _mm512_set1_epi64(bloom_mul2)), lo32);
-    const __m512i idx = _mm512_srli_epi64(_mm512_mul_epu32(h1, _mm512_set1_epi64(words)), 32);
+/// Bloom probes of the 8 grams in the low dwords of x's lanes (see bloom_of).
+__attribute__((target("avx512f"), always_inline)) inline unsigned probe8_avx512(__m512i x, const std::uint64_t* bm, unsigned lg) {
+    const __m512i six = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+    // gram * bloom_mul mod 2^64 = gram * lo + (gram * hi) << 32
+    const __m512i h = _mm512_add_epi64(
+        _mm512_mul_epu32(x, _mm512_set1_epi64(static_cast<long long>(bloom_mul & 0xffffffffu))),
+        _mm512_slli_epi64(_mm512_mul_epu32(x, _mm512_set1_epi64(static_cast<long long>(bloom_mul >> 32))), 32));
+    const __m512i idx = _mm512_srl_epi64(h, _mm_cvtsi32_si128(static_cast<int>(64 - lg)));
+    const __m512i r = _mm512_sll_epi64(h, _mm_cvtsi32_si128(static_cast<int>(lg)));
     alignas(64) std::uint64_t ix[8], wv[8];
     _mm512_store_si512(ix, idx);
     for (int i = 0; i < 8; ++i) wv[i] = bm[ix[i]];
     const __m512i word = _mm512_load_si512(wv);
     const __m512i m = _mm512_or_si512(
-        _mm512_sllv_epi64(one, _mm512_srli_epi64(h2, 26)),
-        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 20), six)),
-                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(h2, 14), six))));
+        _mm512_sllv_epi64(one, _mm512_srli_epi64(r, 58)),
+        _mm512_or_si512(_mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 52), six)),
+                        _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64(r, 46), six))));
     return _mm512_cmpeq_epi64_mask(_mm512_and_si512(word, m), m);
+}
+
+/// A register filter's four 1024-bit sets, two registers each.
+struct reg_sets {
+    __m512i v[8];
+};
+__attribute__((target("avx512f"), always_inline)) inline reg_sets load_reg_sets(const std::uint64_t* bm) {
+    reg_sets r;
+    for (int k = 0; k < 8; ++k) r.v[k] = _mm512_loadu_si512(bm + 8 * k);
+    return r;
+}
+
+/// Register-filter probe of 16 grams (dword lanes), the sets already in registers.
+__attribute__((target("avx512f"), always_inline)) inline unsigned probe16_reg_avx512(__m512i x, const reg_sets& r) {
+    const __m512i h1 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul1)));
+    const __m512i h2 = _mm512_mullo_epi32(x, _mm512_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m512i m1023 = _mm512_set1_epi32(1023), m31 = _mm512_set1_epi32(31);
+    const __m512i b[4] = {_mm512_srli_epi32(h1, 22), _mm512_and_si512(_mm512_srli_epi32(h1, 12), m1023),
+                          _mm512_srli_epi32(h2, 22), _mm512_and_si512(_mm512_srli_epi32(h2, 12), m1023)};
+    __m512i acc = _mm512_set1_epi32(1);
+    for (int k = 0; k < 4; ++k) {
+        const __m512i d = _mm512_permutex2var_epi32(r.v[2 * k], _mm512_srli_epi32(b[k], 5), r.v[2 * k + 1]);
+        acc = _mm512_and_si512(acc, _mm512_srlv_epi32(d, _mm512_and_si512(b[k], m31)));
+    }
+    return _mm512_test_epi32_mask(acc, acc);
 }
 
 /// Register-filter probe of the 16 grams at x, x+4, ..., x+60 (dword lanes).
@@ -367,135 +469,155 @@ __attribute__((target("avx512f"))) inline unsigned probe16_reg_avx512(__m512i x,
     return _mm512_test_epi32_mask(acc, acc);
 }
 
-/// Splits a 16-lane mask (lane j = block j/2, +4 if j is odd) into its even and odd lanes.
-inline void split_lanes(unsigned m16, unsigned& even, unsigned& odd) noexcept {
-    auto squeeze = [](unsigned x) {
-        x &= 0x5555u;
-        x = (x | x >> 1) & 0x3333u;
-        x = (x | x >> 2) & 0x0f0fu;
-        return (x | x >> 4) & 0x00ffu;
-    };
-    even = squeeze(m16);
-    odd = squeeze(m16 >> 1);
+/// Filter probes of 16 grams (dword lanes) for one tier of the block scan.
+__attribute__((target("avx512f"), always_inline)) inline unsigned probe16_avx512(__m512i g, const fast_tables& t, int k) {
+    if (t.reg[k]) return probe16_reg_avx512(g, t.bm[k]);
+    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), t.bm[k], t.lg[k]) |
+           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), t.bm[k], t.lg[k]) << 8;
 }
 
-/// Probes the 8 blocks of 64 bytes at x (reads x[0, 66)).
+/// Probes the 16 blocks of 128 bytes at x (reads x[0, 130)).
 __attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512(const unsigned char* x, const fast_tables& t, fast_masks& out) {
-    const __m512i x0 = _mm512_loadu_si512(x);
-    const __m512i x0h = _mm512_srli_epi64(x0, 32);
-    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.words[0]) : 0;
+    const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64);
+    // the grams at block starts (even dwords) and at block starts + 4 (odd dwords)
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    out.m[0] = t.has[0] ? probe8_avx512(x0, t.bm[0], t.lg[0]) | probe8_avx512(x1, t.bm[0], t.lg[0]) << 8 : 0;
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
-    if (t.has[1] && t.reg[1]) {
-        split_lanes(probe16_reg_avx512(x0, t.bm[1]), out.m[1], out.m[4]);
-    } else if (t.has[1]) {
-        out.m[1] = probe8_avx512(x0, t.bm[1], t.words[1]);
-        out.m[4] = probe8_avx512(x0h, t.bm[1], t.words[1]);
+    if (!t.has[1] && !t.has[2]) return;
+    const __m512i g0 = _mm512_permutex2var_epi32(x0, even, x1), g4 = _mm512_permutex2var_epi32(x0, odd, x1);
+    if (t.has[1]) {
+        if (!t.at_start[1]) out.m[1] = probe16_avx512(g0, t, 1);
+        out.m[4] = probe16_avx512(g4, t, 1);
     }
-    if (t.has[2] && t.reg[2]) {
-        split_lanes(probe16_reg_avx512(x0, t.bm[2]), out.m[2], out.m[5]);
-        split_lanes(probe16_reg_avx512(_mm512_loadu_si512(x + 2), t.bm[2]), out.m[3], out.m[6]);
-    } else if (t.has[2]) {
-        const __m512i x2 = _mm512_loadu_si512(x + 2);
-        out.m[2] = probe8_avx512(x0, t.bm[2], t.words[2]);
-        out.m[3] = probe8_avx512(x2, t.bm[2], t.words[2]);
-        out.m[5] = probe8_avx512(x0h, t.bm[2], t.words[2]);
-        out.m[6] = probe8_avx512(_mm512_srli_epi64(x2, 32), t.bm[2], t.words[2]);
+    if (t.has[2]) {
+        const __m512i y0 = _mm512_loadu_si512(x + 2), y1 = _mm512_loadu_si512(x + 66);
+        if (!t.at_start[2]) out.m[2] = probe16_avx512(g0, t, 2);
+        out.m[3] = probe16_avx512(_mm512_permutex2var_epi32(y0, even, y1), t, 2);
+        out.m[5] = probe16_avx512(g4, t, 2);
+        out.m[6] = probe16_avx512(_mm512_permutex2var_epi32(y0, odd, y1), t, 2);
     }
 }
 
-/// Probes the groups x + 64 i for i in [i, n) and stops at the first one where some probe
+/// Bloom probes of 16 grams (dword lanes).
+__attribute__((target("avx512f"), always_inline)) inline unsigned bloom16_avx512(__m512i g, const std::uint64_t* bm, unsigned lg) {
+    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), bm, lg) |
+           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), bm, lg) << 8;
+}
+
+/// The block scan of the layout compile() writes (a stride-8 filter; stride-4 and stride-2
+/// tiers at_start), specialized on the stride-4 and stride-2 filter kinds K1, K2 (0 absent,
+/// 1 register filter, 2 Bloom): no per-group branches, register filters held in registers.
+template <int K1, int K2>
+__attribute__((target("avx512f"))) inline std::size_t scan_groups_avx512(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                      const fast_tables& t, fast_masks& out) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const std::uint64_t *bm0 = t.bm[0], *bm1 = t.bm[1], *bm2 = t.bm[2];
+    const unsigned lg0 = t.lg[0], lg1 = t.lg[1], lg2 = t.lg[2];
+    reg_sets r1{}, r2{};
+    if constexpr (K1 == 1) r1 = load_reg_sets(bm1);
+    if constexpr (K2 == 1) r2 = load_reg_sets(bm2);
+    for (; i < n; ++i) {
+        const unsigned char* g = x + 128 * i;
+        // the hardware prefetcher alone falls behind at this rate (a third slower at 1k)
+        _mm_prefetch(reinterpret_cast<const char*>(g + input_prefetch), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(g + input_prefetch + 64), _MM_HINT_T0);
+        const __m512i x0 = _mm512_loadu_si512(g), x1 = _mm512_loadu_si512(g + 64);
+        const unsigned m0 = probe8_avx512(x0, bm0, lg0) | probe8_avx512(x1, bm0, lg0) << 8;
+        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
+        if constexpr (K1 != 0 || K2 != 0) {
+            const __m512i g4 = _mm512_permutex2var_epi32(x0, odd, x1);
+            if constexpr (K1 == 1) m4 = probe16_reg_avx512(g4, r1);
+            if constexpr (K1 == 2) m4 = bloom16_avx512(g4, bm1, lg1);
+            if constexpr (K2 != 0) {
+                const __m512i y0 = _mm512_loadu_si512(g + 2), y1 = _mm512_loadu_si512(g + 66);
+                const __m512i g2 = _mm512_permutex2var_epi32(y0, even, y1), g6 = _mm512_permutex2var_epi32(y0, odd, y1);
+                if constexpr (K2 == 1) {
+                    m3 = probe16_reg_avx512(g2, r2);
+                    m5 = probe16_reg_avx512(g4, r2);
+                    m6 = probe16_reg_avx512(g6, r2);
+                } else {
+                    m3 = bloom16_avx512(g2, bm2, lg2);
+                    m5 = bloom16_avx512(g4, bm2, lg2);
+                    m6 = bloom16_avx512(g6, bm2, lg2);
+                }
+            }
+        }
+        if (m0 | m3 | m4 | m5 | m6) {
+            out.m[0] = m0;
+            out.m[1] = out.m[2] = 0;
+            out.m[3] = m3;
+            out.m[4] = m4;
+            out.m[5] = m5;
+            out.m[6] = m6;
+            return i;
+        }
+    }
+    return n;
+}
+
+/// Probes the groups x + 128 i for i in [i, n) and stops at the first one where some probe
 /// passed (returns its index, masks in `out`), or returns n. The whole loop runs in AVX-512
 /// code so nothing is spilled or called per group.
 __attribute__((target("avx512f"))) inline std::size_t next_group_avx512(const unsigned char* x, std::size_t i, std::size_t n,
                                                                      const fast_tables& tab, fast_masks& out) {
     const fast_tables t = tab;
+    if (t.has[0] && t.at_start[1] == t.has[1] && t.at_start[2] == t.has[2]) {
+        const int k1 = t.has[1] ? (t.reg[1] ? 1 : 2) : 0, k2 = t.has[2] ? (t.reg[2] ? 1 : 2) : 0;
+        switch (k1 * 3 + k2) {
+        case 0: return scan_groups_avx512<0, 0>(x, i, n, t, out);
+        case 1: return scan_groups_avx512<0, 1>(x, i, n, t, out);
+        case 2: return scan_groups_avx512<0, 2>(x, i, n, t, out);
+        case 3: return scan_groups_avx512<1, 0>(x, i, n, t, out);
+        case 4: return scan_groups_avx512<1, 1>(x, i, n, t, out);
+        case 5: return scan_groups_avx512<1, 2>(x, i, n, t, out);
+        case 6: return scan_groups_avx512<2, 0>(x, i, n, t, out);
+        case 7: return scan_groups_avx512<2, 1>(x, i, n, t, out);
+        default: return scan_groups_avx512<2, 2>(x, i, n, t, out);
+        }
+    }
     for (; i < n; ++i) {
-        probe_group_avx512(x + 64 * i, t, out);
+        probe_group_avx512(x + 128 * i, t, out);
         if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
     }
     return n;
 }
 
-__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, std::uint32_t words) {
-    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL), six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
-    const __m256i h1 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul1)), lo32);
-    const __m256i h2 = _mm256_and_si256(_mm256_mul_epu32(x, _mm256_set1_epi64x(bloom_mul2)), lo32);
-    const __m256i idx = _mm256_srli_epi64(_mm256_mul_epu32(h1, _mm256_set1_epi64x(words)), 32);
+__attribute__((target("avx2"))) inline unsigned probe4_avx2(__m256i x, const std::uint64_t* bm, unsigned lg) {
+    const __m256i six = _mm256_set1_epi64x(63), one = _mm256_set1_epi64x(1);
+    const __m256i h = _mm256_add_epi64(
+        _mm256_mul_epu32(x, _mm256_set1_epi64x(static_cast<long long>(bloom_mul & 0xffffffffu))),
+        _mm256_slli_epi64(_mm256_mul_epu32(x, _mm256_set1_epi64x(static_cast<long long>(bloom_mul >> 32))), 32));
+    const __m256i idx = _mm256_srl_epi64(h, _mm_cvtsi32_si128(static_cast<int>(64 - lg)));
+    const __m256i r = _mm256_sll_epi64(h, _mm_cvtsi32_si128(static_cast<int>(lg)));
     const __m256i word = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(bm), idx, 8);
     const __m256i m = _mm256_or_si256(
-        _mm256_sllv_epi64(one, _mm256_srli_epi64(h2, 26)),
-        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 20), six)),
-                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(h2, 14), six))));
+        _mm256_sllv_epi64(one, _mm256_srli_epi64(r, 58)),
+        _mm256_or_si256(_mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(r, 52), six)),
+                        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(r, 46), six))));
     const __m256i eq = _mm256_cmpeq_epi64(_mm256_and_si256(word, m), m);
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
 }
 
-__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, bool high, const std::uint64_t* bm, std::uint32_t words) {
-    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
-    if (high) {
-        lo = _mm256_srli_epi64(lo, 32);
-        hi = _mm256_srli_epi64(hi, 32);
-    }
-    return probe4_avx2(lo, bm, words) | probe4_avx2(hi, bm, words) << 4;
+__attribute__((target("avx2"))) inline unsigned probe8_avx2(const unsigned char* x, const std::uint64_t* bm, unsigned lg) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+    return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
-/// Per dword lane: c where sel's sign bit is set, else a.
-__attribute__((target("avx2"))) inline __m256i blend_by_sign(__m256i a, __m256i c, __m256i sel) {
-    return _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(c), _mm256_castsi256_ps(sel)));
-}
-
-/// Register-filter probe of the 8 grams at x, x+4, ..., x+28 (a 512-bit set is two ymm halves).
-__attribute__((target("avx2"))) inline unsigned probe8_reg_avx2(const unsigned char* x, const std::uint64_t* bm) {
-    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i h1 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul1)));
-    const __m256i h2 = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul2)));
-    const __m256i m1023 = _mm256_set1_epi32(1023), m31 = _mm256_set1_epi32(31);
-    const __m256i b[4] = {_mm256_srli_epi32(h1, 22), _mm256_and_si256(_mm256_srli_epi32(h1, 12), m1023),
-                          _mm256_srli_epi32(h2, 22), _mm256_and_si256(_mm256_srli_epi32(h2, 12), m1023)};
-    __m256i acc = _mm256_set1_epi32(1);
-    for (int k = 0; k < 4; ++k) {
-        // a 1024-bit set is four ymm quarters: pick by bits 3 and 4 of the dword index
-        const __m256i di = _mm256_srli_epi32(b[k], 5);
-        __m256i q[4];
-        for (int j = 0; j < 4; ++j)
-            q[j] = _mm256_permutevar8x32_epi32(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + 16 * k + 4 * j)), di);
-        const __m256i bit3 = _mm256_slli_epi32(di, 28), bit4 = _mm256_slli_epi32(di, 27);
-        const __m256i d = blend_by_sign(blend_by_sign(q[0], q[1], bit3), blend_by_sign(q[2], q[3], bit3), bit4);
-        acc = _mm256_and_si256(acc, _mm256_srlv_epi32(d, _mm256_and_si256(b[k], m31)));
-    }
-    const __m256i ok = _mm256_cmpeq_epi32(acc, _mm256_set1_epi32(1));
-    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(ok)));
-}
-
-/// The AVX2 twin of probe_group_avx512 (four lanes at a time).
-__attribute__((target("avx2"), always_inline)) inline void probe_group_avx2(const unsigned char* x, const fast_tables& t, fast_masks& out) {
-    out.m[0] = t.has[0] ? probe8_avx2(x, false, t.bm[0], t.words[0]) : 0;
-    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
-    if (t.has[1] && t.reg[1]) {
-        split_lanes(probe8_reg_avx2(x, t.bm[1]) | probe8_reg_avx2(x + 32, t.bm[1]) << 8, out.m[1], out.m[4]);
-    } else if (t.has[1]) {
-        out.m[1] = probe8_avx2(x, false, t.bm[1], t.words[1]);
-        out.m[4] = probe8_avx2(x, true, t.bm[1], t.words[1]);
-    }
-    if (t.has[2] && t.reg[2]) {
-        split_lanes(probe8_reg_avx2(x, t.bm[2]) | probe8_reg_avx2(x + 32, t.bm[2]) << 8, out.m[2], out.m[5]);
-        split_lanes(probe8_reg_avx2(x + 2, t.bm[2]) | probe8_reg_avx2(x + 34, t.bm[2]) << 8, out.m[3], out.m[6]);
-    } else if (t.has[2]) {
-        out.m[2] = probe8_avx2(x, false, t.bm[2], t.words[2]);
-        out.m[3] = probe8_avx2(x + 2, false, t.bm[2], t.words[2]);
-        out.m[5] = probe8_avx2(x, true, t.bm[2], t.words[2]);
-        out.m[6] = probe8_avx2(x + 2, true, t.bm[2], t.words[2]);
-    }
-}
+/// The stride-8 probe of 8 blocks of 64 bytes at x, and B@p+4 of an at_start stride-4 tier
+/// (scalar: 8-lane gathers and emulated register filters cost more than they save).
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                  const fast_tables& tab, fast_masks& out) {
-    const fast_tables t = tab;
+    const std::uint64_t* bm = tab.bm[0];
+    const unsigned lg = tab.lg[0];
+    out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     for (; i < n; ++i) {
-        probe_group_avx2(x + 64 * i, t, out);
-        if (out.m[0] | out.m[1] | out.m[2] | out.m[3] | out.m[4] | out.m[5] | out.m[6]) return i;
+        _mm_prefetch(reinterpret_cast<const char*>(x + 64 * i + input_prefetch), _MM_HINT_T0);
+        out.m[0] = probe8_avx2(x + 64 * i, bm, lg);
+        if (tab.has[1]) out.m[4] = tab.reg[1] ? probe_b4_scalar<true>(x + 64 * i, tab) : probe_b4_scalar<false>(x + 64 * i, tab);
+        if (out.m[0] | out.m[4]) return i;
     }
     return n;
 }
@@ -562,14 +684,15 @@ private:
 
     void fire(std::uint32_t eid, std::uint64_t off) {
         const auto& e = v_.entries[eid];
-        if (e.owner == detail::no_owner) {
+        if (!(e.flags & detail::entry_logical)) {
             if (st_.done_[eid]) return;
             st_.done_[eid] = 1;
             st_.touched_done_.push_back(eid);
             matches_.push_back({db_.name(e.name), off, pass_});
             if (!opt_.all_matches) stop_ = true;
         } else {
-            if (st_.counts_[e.counter]++ == 0) st_.touched_counts_.push_back(e.counter);
+            const std::uint32_t counter = v_.ext[e.ext].counter;
+            if (st_.counts_[counter]++ == 0) st_.touched_counts_.push_back(counter);
         }
     }
 
@@ -578,7 +701,7 @@ private:
         const part_rec& P = v_.parts[c.part];
         const entry_rec& E = v_.entries[P.entry];
         if (!entry_active(E)) return;
-        if (E.owner == detail::no_owner && st_.done_[P.entry]) return;
+        if (!(E.flags & detail::entry_logical) && st_.done_[P.entry]) return;
         std::uint32_t pidx = c.part - E.first_part;
         if (pidx > 0 && st_.best_end_[c.part - 1] == detail::no_pos) return;
         // A chain part can only matter if it could end before the best end seen so far: every
@@ -599,14 +722,15 @@ private:
         // filter starts
         std::uint64_t lo = 0, hi = detail::no_pos;
         if (pidx == 0) {
-            if (E.off_kind == offset_spec::absolute) {
-                lo = E.off_n;
-                hi = E.off_n + E.off_shift;
-            } else if (E.off_kind == offset_spec::eof_minus) {
+            const auto* X = E.ext != detail::no_ext ? &v_.ext[E.ext] : nullptr;
+            if (X && X->off_kind == offset_spec::absolute) {
+                lo = X->off_n;
+                hi = X->off_n + X->off_shift;
+            } else if (X && X->off_kind == offset_spec::eof_minus) {
                 if (!size_) { ++undecided_; return; }
-                if (E.off_n > *size_) return;
-                lo = *size_ - E.off_n;
-                hi = lo + E.off_shift;
+                if (X->off_n > *size_) return;
+                lo = *size_ - X->off_n;
+                hi = lo + X->off_shift;
             }
         } else {
             lo = st_.best_end_[c.part - 1] + P.min_gap;
@@ -653,11 +777,39 @@ private:
     void hit(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, const unsigned char* w,
              std::uint64_t wbase, std::uint64_t end) {
         const std::uint32_t* bk = v_.buckets.data() + T.bucket_off;
+        std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        walk(T, q, g, bk[hb], bk[hb + 1], w, wbase, end);
+    }
+
+    /// The block scan's probe passes wait in a short queue, so the bucket and entry loads of
+    /// several of them are in flight at once (each is likely a cache miss on a large table).
+    void queue_hit(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, const unsigned char* w,
+                   std::uint64_t wbase, std::uint64_t end) {
+        std::uint32_t hb = detail::hash32b(g, T.table_log2);
+        __builtin_prefetch(v_.buckets.data() + T.bucket_off + hb);
+        hq_[hq_n_++] = {&T, q, g, hb, 0};
+        if (hq_n_ == hq_.size()) flush_hits(w, wbase, end);
+    }
+    void flush_hits(const unsigned char* w, std::uint64_t wbase, std::uint64_t end) {
+        for (unsigned i = 0; i < hq_n_; ++i) {
+            auto& h = hq_[i];
+            const std::uint32_t* bk = v_.buckets.data() + h.T->bucket_off;
+            const std::uint32_t j0 = bk[h.j0], j1 = bk[h.j0 + 1];
+            h.j0 = j0;
+            h.j1 = j1;
+            if (j0 < j1) __builtin_prefetch(v_.grams.data() + h.T->entries_off + j0);
+        }
+        for (unsigned i = 0; i < hq_n_; ++i) walk(*hq_[i].T, hq_[i].q, hq_[i].g, hq_[i].j0, hq_[i].j1, w, wbase, end);
+        hq_n_ = 0;
+    }
+
+    /// Candidates of tier T for the gram key `g` at text position q: entries [j0, j1) of its table.
+    void walk(const detail::tier_rec& T, std::uint64_t q, std::uint32_t g, std::uint32_t j0, std::uint32_t j1,
+              const unsigned char* w, std::uint64_t wbase, std::uint64_t end) {
         const detail::gram_entry* ge = v_.grams.data() + T.entries_off;
         const unsigned char* prog = v_.prog.data();
-        std::uint32_t hb = detail::hash32b(g, T.table_log2);
         const unsigned fp = detail::gram_fp(g);
-        for (std::uint32_t j = bk[hb]; j < bk[hb + 1]; ++j) {
+        for (std::uint32_t j = j0; j < j1; ++j) {
             if (ge[j].fp() != fp) continue;
             std::uint32_t part = ge[j].part(), k = ge[j].k();
             const auto& P = v_.parts[part];
@@ -689,13 +841,21 @@ private:
         if (end < T.gram) return;
         std::uint64_t lim = std::min<std::uint64_t>(blk_end, end - T.gram + 1);
         const std::uint64_t* bm = v_.bitmaps.data() + T.bitmap_off;
-        const unsigned S = T.stride, G = T.gram;
-        const std::uint32_t words = T.bitmap_words;
+        const unsigned G = T.gram;
+        unsigned S = T.stride;
+        // at_start tiers: the block scan's stride-8 probe serves the multiples of 8
+        const bool skip8 = T.at_start;
+        if (skip8 && S == 4) {
+            if ((p & 7) == 0) p += 4;
+            S = 8;
+        }
+        const auto lg = static_cast<unsigned>(std::countr_zero(T.bitmap_words));
         const bool f = T.fold;
         if (G >= 4) {
             // one loop per (filter kind, folding): no per-position branches on either
             auto run = [&](auto reg, auto fold) {
                 for (; p < lim; p += S) {
+                    if (skip8 && (p & 7) == 0) continue;
                     const unsigned char* x = w + (p - wbase);
                     std::uint32_t g4;
                     std::memcpy(&g4, x, 4);
@@ -704,7 +864,7 @@ private:
                     if constexpr (decltype(reg)::value) {
                         pass = detail::reg_filter_test(bm, g4);
                     } else {
-                        auto b = detail::bloom_of(g4, words);
+                        auto b = detail::bloom_of(g4, lg);
                         pass = (bm[b.word] & b.mask) == b.mask;
                     }
                     if (pass) hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
@@ -725,33 +885,46 @@ private:
 
     /// The case-sensitive 4- and 8-byte tiers of strides 8, 4 and 2 in one pass over 8-byte
     /// blocks. `bits` says which probes of the block at p passed their Bloom filter, in the
-    /// order this confirms them: A@p B@p C@p C@p+2 B@p+4 C@p+4 C@p+6.
+    /// order this confirms them: A@p B@p C@p C@p+2 B@p+4 C@p+4 C@p+6. A@p also serves the
+    /// at_start tiers at p (whatever the instruction set: their own loops skip p).
     void confirm_block(std::uint64_t p, unsigned bits, const unsigned char* w, std::uint64_t wbase,
                        std::uint64_t end) {
         const unsigned char* x = w + (p - wbase);
         if (bits & 1) {
-            if (fast_.a8 >= 0 && p + 8 <= end) hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
-            if (fast_.a4 >= 0) hit(v_.tiers[fast_.a4], p, detail::load_gram(x, 4, false), w, wbase, end);
+            const std::uint32_t g4 = detail::load_gram(x, 4, false);
+            if (fast_.a8 >= 0 && p + 8 <= end) queue_hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
+            if (fast_.a4 >= 0) queue_hit(v_.tiers[fast_.a4], p, g4, w, wbase, end);
+            // the at_start tiers' own filters hold their grams too: most passes here are the
+            // stride-8 tiers', so a probe spares a bucket walk
+            const auto& ft = fast_.tab;
+            if (fast_.sb >= 0 && detail::tier_test(ft.bm[1], ft.lg[1], ft.reg[1], g4)) queue_hit(v_.tiers[fast_.sb], p, g4, w, wbase, end);
+            if (fast_.sc >= 0 && detail::tier_test(ft.bm[2], ft.lg[2], ft.reg[2], g4)) queue_hit(v_.tiers[fast_.sc], p, g4, w, wbase, end);
         }
         static constexpr unsigned char off[7] = {0, 0, 0, 2, 4, 4, 6};
         for (unsigned i = 1; i < 7; ++i)
             if (bits >> i & 1) {
                 int t = (i == 1 || i == 4) ? fast_.b : fast_.c;
-                hit(v_.tiers[static_cast<std::size_t>(t)], p + off[i], detail::load_gram(x + off[i], 4, false), w, wbase, end);
+                queue_hit(v_.tiers[static_cast<std::size_t>(t)], p + off[i], detail::load_gram(x + off[i], 4, false), w, wbase, end);
             }
     }
 
     void scan_fast(const unsigned char* w, std::uint64_t wbase, std::uint64_t end, std::uint64_t blk_end, bool final) {
         std::uint64_t p = fast_next_;
         const detail::fast_tables& ft = fast_.tab;
-#if BULKHEAD_SIG_X86_SIMD
-        if (fast_.isa > 0 && p < blk_end && p + 72 <= end) {
-            // groups of 8 blocks while all their bytes (and the 2 after) are here
-            std::size_t n = std::min<std::uint64_t>((blk_end - p + 63) / 64, (end - p - 8) / 64);
+        // groups of 16 blocks (8 below AVX-512) while all their bytes (and the 2 after) are here
+        const unsigned gs = fast_.isa == 2 ? 128 : 64;
+        if (ft.has[0] && p < blk_end && p + gs + 8 <= end) {
+            std::size_t n = std::min<std::uint64_t>((blk_end - p + gs - 1) / gs, (end - p - 8) / gs);
             const unsigned char* x = w + (p - wbase);
             detail::fast_masks m;
             for (std::size_t i = 0;; ++i) {
-                i = fast_.isa == 2 ? detail::next_group_avx512(x, i, n, ft, m) : detail::next_group_avx2(x, i, n, ft, m);
+#if BULKHEAD_SIG_X86_SIMD
+                i = fast_.isa == 2 ? detail::next_group_avx512(x, i, n, ft, m)
+                  : fast_.isa == 1 ? detail::next_group_avx2(x, i, n, ft, m)
+                                   : detail::next_group_scalar(x, i, n, ft, m);
+#else
+                i = detail::next_group_scalar(x, i, n, ft, m);
+#endif
                 if (i >= n) break;
                 unsigned any = m.m[0] | m.m[1] | m.m[2] | m.m[3] | m.m[4] | m.m[5] | m.m[6];
                 while (any) {
@@ -759,23 +932,22 @@ private:
                     any &= any - 1;
                     unsigned bits = 0;
                     for (unsigned k = 0; k < 7; ++k) bits |= ((m.m[k] >> b) & 1u) << k;
-                    confirm_block(p + 64 * i + 8 * b, bits, w, wbase, end);
+                    confirm_block(p + gs * i + 8 * b, bits, w, wbase, end);
                 }
             }
-            p += 64 * n;
+            p += gs * n;
         }
-#endif
         if (!ft.has[1] && !ft.has[2] && ft.has[0]) {
             // only the stride-8 probe (below AVX-512): a tight loop, one lookup per block
             const std::uint64_t* bm = ft.bm[0];
-            const std::uint32_t words = ft.words[0];
+            const unsigned lg = ft.lg[0];
             std::uint64_t lim = std::min(blk_end, end);
             if (!final) lim = std::min(lim, end >= 10 ? end - 9 : 0);
             for (; p < lim; p += 8) {
                 if (p + 4 > end) continue;
                 std::uint32_t g4;
                 std::memcpy(&g4, w + (p - wbase), 4);
-                auto b = detail::bloom_of(g4, words);
+                auto b = detail::bloom_of(g4, lg);
                 if ((bm[b.word] & b.mask) == b.mask) confirm_block(p, 1, w, wbase, end);
             }
         }
@@ -784,15 +956,16 @@ private:
             const unsigned char* x = w + (p - wbase);
             unsigned bits = 0;
             auto probe = [&](unsigned k, unsigned o) {
-                if (!ft.has[k > 0 ? (k == 1 || k == 4 ? 1 : 2) : 0] || p + o + 4 > end) return;
                 unsigned which = k == 0 ? 0 : (k == 1 || k == 4) ? 1 : 2;
+                if (!ft.has[which] || p + o + 4 > end || (o == 0 && ft.at_start[which])) return;
                 std::uint32_t g4;
                 std::memcpy(&g4, x + o, 4);
-                if (detail::tier_test(ft.bm[which], ft.words[which], ft.reg[which], g4)) bits |= 1u << k;
+                if (detail::tier_test(ft.bm[which], ft.lg[which], ft.reg[which], g4)) bits |= 1u << k;
             };
             probe(0, 0); probe(1, 0); probe(2, 0); probe(3, 2); probe(4, 4); probe(5, 4); probe(6, 6);
             if (bits) confirm_block(p, bits, w, wbase, end);
         }
+        flush_hits(w, wbase, end);
         fast_next_ = p;
         for (int t : {fast_.a8, fast_.a4, fast_.b, fast_.c})
             if (t >= 0) next_p_[static_cast<std::size_t>(t)] = p;
@@ -828,21 +1001,23 @@ private:
 
     void check_direct(std::uint32_t eid, const unsigned char* w, std::size_t wlen, std::uint64_t wbase, bool final) {
         const auto& E = v_.entries[eid];
-        if (!entry_active(E) || (E.owner == detail::no_owner && st_.done_[eid])) return;
+        const bool logical = E.flags & detail::entry_logical;
+        if (!entry_active(E) || (!logical && st_.done_[eid])) return;
         const auto& P = v_.parts[E.first_part];
+        const auto& X = v_.ext[E.ext]; // load() checked that direct entries have one
         std::uint64_t s0;
-        if (E.off_kind == offset_spec::absolute) {
-            s0 = E.off_n;
+        if (X.off_kind == offset_spec::absolute) {
+            s0 = X.off_n;
         } else {
-            if (!size_ || E.off_n > *size_) return;
-            s0 = *size_ - E.off_n;
+            if (!size_ || X.off_n > *size_) return;
+            s0 = *size_ - X.off_n;
         }
-        std::uint64_t a0 = s0 + P.left_min, a1 = s0 + E.off_shift + P.left_max;
+        std::uint64_t a0 = s0 + P.left_min, a1 = s0 + X.off_shift + P.left_max;
         std::uint64_t end = wbase + wlen;
         std::uint64_t need_from = s0 > 0 ? s0 - 1 : 0; // one byte before, for ::f
         if (need_from < wbase) { ++undecided_; return; }
         for (std::uint64_t a = a0; a <= a1 && a <= end && !stop_; ++a) {
-            if (E.owner == detail::no_owner && st_.done_[eid]) return;
+            if (!logical && st_.done_[eid]) return;
             verify({a, E.first_part}, w, wlen, wbase, final);
         }
     }
@@ -878,7 +1053,8 @@ private:
             auto eid = v_.direct_abs[next_direct_];
             const auto& E = v_.entries[eid];
             const auto& P = v_.parts[E.first_part];
-            if (!final && E.off_n + E.off_shift + P.left_max + P.right_max + 1 > end) break;
+            const auto& X = v_.ext[E.ext];
+            if (!final && X.off_n + X.off_shift + P.left_max + P.right_max + 1 > end) break;
             check_direct(eid, w, wlen, wbase, final);
             ++next_direct_;
         }
@@ -902,7 +1078,7 @@ private:
         for (auto* cv : {&cands_, &single_})
             for (auto& c : *cv) keep = std::min(keep, c.anchor > v_.max_left + 1 ? c.anchor - v_.max_left - 1 : 0);
         if (next_direct_ < v_.direct_abs.size()) {
-            std::uint64_t n = v_.entries[v_.direct_abs[next_direct_]].off_n;
+            std::uint64_t n = v_.ext[v_.entries[v_.direct_abs[next_direct_]].ext].off_n;
             keep = std::min(keep, n > 0 ? n - 1 : 0);
         }
         if (!v_.direct_eof.empty()) {
@@ -952,6 +1128,14 @@ private:
     std::vector<std::uint64_t> next_p_;
     detail::fast_plan fast_;
     std::uint64_t fast_next_ = 0;
+    struct queued_hit {
+        const detail::tier_rec* T;
+        std::uint64_t q;
+        std::uint32_t g;
+        std::uint32_t j0, j1; ///< the bucket index, then the bucket's entry range
+    };
+    std::array<queued_hit, 16> hq_{};
+    unsigned hq_n_ = 0;
     std::vector<detail::candidate> cands_, pending_, single_;
     std::size_t pend_head_ = 0;
     std::size_t next_direct_ = 0;
