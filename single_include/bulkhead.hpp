@@ -15448,6 +15448,35 @@ struct part_builder {
 
 } // namespace detail
 
+namespace detail {
+
+/// What a stream must keep behind its position, derived from the records: the longest reach
+/// before an anchor (max_left), the farthest gram window (max_gd), and the bytes before the
+/// end that EOF-anchored signatures need (eof_keep). compile() stores them; load() recomputes
+/// them and refuses a file whose header disagrees.
+struct scan_spans {
+    std::uint32_t max_left = 0, max_gd = 0;
+    std::uint64_t eof_keep = 0;
+    friend bool operator==(const scan_spans&, const scan_spans&) = default;
+};
+
+[[nodiscard]] inline scan_spans spans_of(std::span<const part_rec> parts, std::span<const entry_rec> entries,
+                                         std::span<const entry_ext> ext, std::span<const std::uint32_t> direct_eof) {
+    scan_spans r;
+    for (const auto& p : parts) {
+        r.max_left = std::max<std::uint32_t>(r.max_left, p.left_max + (p.lead != no_lead ? 34u : 0u));
+        r.max_gd = std::max<std::uint32_t>(r.max_gd, p.gram_delta + 8u + 4u);
+    }
+    for (auto id : direct_eof) {
+        const auto& e = entries[id];
+        const auto& p = parts[e.first_part];
+        r.eof_keep = std::max<std::uint64_t>(r.eof_keep, ext[e.ext].off_n + p.left_max + p.right_max + 1);
+    }
+    return r;
+}
+
+} // namespace detail
+
 inline result<compiled_db> compiled_db::compile(database& db, const compile_options& opt) {
     using namespace detail;
     compiled_db out;
@@ -15839,21 +15868,10 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         pu |= l.target == 7 ? unsigned(pass_normalized)
                             : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u);
     out.v_.pass_union = pu;
-    std::uint32_t ml = 0, gd = 0;
-    std::uint64_t ek = 0;
-    for (auto& p : S.parts) {
-        ml = std::max<std::uint32_t>(ml, p.left_max + (p.lead != no_lead ? 34u : 0u));
-        gd = std::max<std::uint32_t>(gd, p.gram_delta + 8 + 4);
-    }
-    for (auto id : S.direct_eof) {
-        auto& e = S.entries[id];
-        auto& x = S.ext[e.ext];
-        auto& p = S.parts[e.first_part];
-        ek = std::max<std::uint64_t>(ek, x.off_n + p.left_max + p.right_max + 1);
-    }
-    out.v_.max_left = ml;
-    out.v_.max_gd = gd;
-    out.v_.eof_keep = ek;
+    const auto spans = spans_of(S.parts, S.entries, S.ext, S.direct_eof);
+    out.v_.max_left = spans.max_left;
+    out.v_.max_gd = spans.max_gd;
+    out.v_.eof_keep = spans.eof_keep;
     return out;
 }
 
@@ -15976,10 +15994,16 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             x.off_kind > offset_spec::eof_minus)
             return bad("entry out of range");
     }
-    for (auto& p : v.parts)
+    for (std::size_t pi = 0; pi < v.parts.size(); ++pi) {
+        const auto& p = v.parts[pi];
         if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
+        // A part lies in its own entry's run of parts: the chain logic indexes its
+        // neighbours by (part - first part) (found by fuzz_sig_db).
+        const auto& e = v.entries[p.entry];
+        if (pi < e.first_part || pi >= std::uint64_t(e.first_part) + e.nparts) return bad("part out of range");
+    }
     // at_start tiers rely on the probe of one case-sensitive stride-8 Bloom bitmap
     const detail::tier_rec* a_tier = nullptr;
     bool a_ok = true;
@@ -15995,7 +16019,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
         if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
             (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
             (!direct && !t.reg && (!std::has_single_bit(t.bitmap_words) || t.bitmap_words < 2)) ||
-            t.table_log2 > 24 ||
+            t.table_log2 < 4 || t.table_log2 > 24 || // compile's range; hash32b shifts by 32 - log2
             t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
             (t.gram == 8 && t.stride != 8) ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
@@ -16007,18 +16031,32 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     }
     for (auto& g : v.grams)
         if (g.part() >= v.parts.size()) return bad("prefilter entry out of range");
-    for (auto& l : v.lsigs)
+    // Counters are handed out to the logical signatures in order, so their count is exact; a
+    // larger header value would only make every scan_state allocate for nothing.
+    std::uint64_t counters = 0;
+    for (auto& l : v.lsigs) {
         if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
-            l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)
+            l.first_counter != counters)
             return bad("logical signature out of range");
+        // The expression indexes this signature's counters: every subsignature it names must
+        // be one of its own (found by fuzz_sig_db: an index past them read out of bounds).
+        for (const auto& o : v.expr.subspan(l.expr_off, l.expr_len))
+            if (o.kind > expr_op::cmp_lt || (o.kind == expr_op::sub && o.x >= l.nsubs))
+                return bad("logical expression out of range");
+        counters += l.nsubs;
+    }
+    if (counters != h.ncounters) return bad("counter count does not match the logical signatures");
     for (auto* d : {&v.direct_abs, &v.direct_eof})
         for (auto id : *d)
-            if (id >= v.entries.size() || v.entries[id].ext == no_ext ||
+            if (id >= v.entries.size() || v.entries[id].ext == no_ext || v.entries[id].nparts == 0 ||
                 v.ext[v.entries[id].ext].off_kind != (d == &v.direct_abs ? offset_spec::absolute : offset_spec::eof_minus))
                 return bad("direct list out of range");
     for (auto* l : {&v.hashes, &v.allow})
         for (auto& r : *l)
             if (r.name >= v.strings.size()) return bad("hash name out of range");
+    // The stream keeps as much history as these say: they must be the records' own.
+    if (spans_of(v.parts, v.entries, v.ext, v.direct_eof) != scan_spans{h.max_left, h.max_gd, h.eof_keep})
+        return bad("scan spans do not match the records");
     v.ncounters = h.ncounters;
     v.max_left = h.max_left;
     v.max_gd = h.max_gd;
@@ -16379,6 +16417,13 @@ struct fast_masks {
 /// 4096 on the 1k and 10k benchmark sets).
 inline constexpr std::size_t input_prefetch = 2048;
 
+/// Prefetches input_prefetch bytes past `p`. The address is computed as an integer: near the
+/// end of the buffer it lies past it, and prefetching never faults, but forming such a
+/// pointer by pointer arithmetic would be undefined.
+inline void prefetch_input(const unsigned char* p) noexcept {
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + input_prefetch));
+}
+
 /// B@p+4 of the 8 blocks of 64 bytes at x, for an at_start stride-4 tier (filter kind Reg).
 template <bool Reg>
 [[nodiscard]] inline unsigned probe_b4_scalar(const unsigned char* x, const fast_tables& t) noexcept {
@@ -16409,7 +16454,7 @@ inline std::size_t scan_groups_scalar(const unsigned char* x, std::size_t i, std
     const unsigned lg = t.lg[0];
     for (; i < n; ++i) {
         const unsigned char* g = x + 64 * i;
-        __builtin_prefetch(g + input_prefetch);
+        prefetch_input(g);
         unsigned m0 = 0;
         for (unsigned k = 0; k < 8; ++k) {
             // bloom_of's three bits tested in place, no branch
@@ -16557,8 +16602,8 @@ __attribute__((target("avx512f"))) inline std::size_t scan_groups_avx512(const u
     for (; i < n; ++i) {
         const unsigned char* g = x + 128 * i;
         // the hardware prefetcher alone falls behind at this rate (a third slower at 1k)
-        _mm_prefetch(reinterpret_cast<const char*>(g + input_prefetch), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(g + input_prefetch + 64), _MM_HINT_T0);
+        prefetch_input(g);
+        prefetch_input(g + 64);
         const __m512i x0 = _mm512_loadu_si512(g), x1 = _mm512_loadu_si512(g + 64);
         const unsigned m0 = probe8_avx512(x0, bm0, lg0) | probe8_avx512(x1, bm0, lg0) << 8;
         unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
@@ -16650,7 +16695,7 @@ __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigne
     const unsigned lg = tab.lg[0];
     out.m[1] = out.m[4] = out.m[2] = out.m[3] = out.m[5] = out.m[6] = 0;
     for (; i < n; ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(x + 64 * i + input_prefetch), _MM_HINT_T0);
+        prefetch_input(x + 64 * i);
         out.m[0] = probe8_avx2(x + 64 * i, bm, lg);
         if (tab.has[1]) out.m[4] = tab.reg[1] ? probe_b4_scalar<true>(x + 64 * i, tab) : probe_b4_scalar<false>(x + 64 * i, tab);
         if (out.m[0] | out.m[4]) return i;

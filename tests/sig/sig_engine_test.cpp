@@ -3,6 +3,7 @@
 #include "bulkhead/sig.hpp"
 #include "sig_test_util.hpp"
 
+#include <cstddef>
 #include <random>
 #include <set>
 
@@ -270,6 +271,53 @@ TEST_CASE("compiled database saves and maps back", "[unit]") {
     for (std::size_t i = sizeof(std::uint64_t) * 4; i < 600 && i < b3.size(); i += 37) b3[i] = '\xff';
     sigtest::write(td / "bad3.bhdb", b3);
     CHECK(!compiled_db::load(td / "bad3.bhdb"));
+    // header figures the loader can check against the records must agree with them: a huge
+    // counter count would make every scan_state allocate gigabytes (found by fuzz_sig_db), a
+    // wrong span would make streams keep too little history
+    auto patched = [&](std::size_t off, std::uint32_t v, const char* file) {
+        std::string b = blob;
+        std::memcpy(b.data() + off, &v, sizeof v);
+        sigtest::write(td / file, b);
+        auto r = compiled_db::load(td / file);
+        REQUIRE(!r);
+        return r.error().message();
+    };
+    CHECK(patched(offsetof(detail::file_header, ncounters), 0x7fffffffu, "counters.bhdb").find("counter count") != std::string::npos);
+    CHECK(patched(offsetof(detail::file_header, ncounters), 0u, "counters0.bhdb").find("out of range") != std::string::npos);
+    CHECK(patched(offsetof(detail::file_header, max_left), 1u, "left.bhdb").find("scan spans") != std::string::npos);
+    CHECK(patched(offsetof(detail::file_header, eof_keep), 0u, "eof.bhdb").find("scan spans") != std::string::npos);
+    {
+        // an expression naming a subsignature the logical signature does not have (array 9)
+        detail::file_header h{};
+        std::memcpy(&h, blob.data(), sizeof h);
+        std::string b = blob;
+        detail::expr_rec x{};
+        std::memcpy(&x, b.data() + h.off[9], sizeof x);
+        REQUIRE(x.kind == expr_op::sub);
+        x.x = 2; // L has subsignatures 0 and 1
+        std::memcpy(b.data() + h.off[9], &x, sizeof x);
+        sigtest::write(td / "expr.bhdb", b);
+        auto r = compiled_db::load(td / "expr.bhdb");
+        REQUIRE(!r);
+        CHECK(r.error().message().find("logical expression out of range") != std::string::npos);
+    }
+    {
+        // a part claimed by an entry whose run of parts does not hold it (array 1: parts)
+        detail::file_header h{};
+        std::memcpy(&h, blob.data(), sizeof h);
+        REQUIRE(h.len[1] >= 2);
+        std::string b = blob;
+        std::uint32_t other = 0;
+        std::memcpy(&other, b.data() + h.off[1], sizeof other); // part 0's entry
+        std::uint32_t mine = 0;
+        std::memcpy(&mine, b.data() + h.off[1] + sizeof(detail::part_rec), sizeof mine);
+        if (mine == other) other = mine + 1; // some other entry
+        std::memcpy(b.data() + h.off[1] + sizeof(detail::part_rec), &other, sizeof other);
+        sigtest::write(td / "part.bhdb", b);
+        auto r = compiled_db::load(td / "part.bhdb");
+        REQUIRE(!r);
+        CHECK(r.error().message().find("part out of range") != std::string::npos);
+    }
     // a database written by an older layout is refused and says so
     std::string b4 = blob;
     b4[7] = '3'; // version 3: the Bloom probe used three multiplies

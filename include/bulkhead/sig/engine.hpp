@@ -562,6 +562,35 @@ struct part_builder {
 
 } // namespace detail
 
+namespace detail {
+
+/// What a stream must keep behind its position, derived from the records: the longest reach
+/// before an anchor (max_left), the farthest gram window (max_gd), and the bytes before the
+/// end that EOF-anchored signatures need (eof_keep). compile() stores them; load() recomputes
+/// them and refuses a file whose header disagrees.
+struct scan_spans {
+    std::uint32_t max_left = 0, max_gd = 0;
+    std::uint64_t eof_keep = 0;
+    friend bool operator==(const scan_spans&, const scan_spans&) = default;
+};
+
+[[nodiscard]] inline scan_spans spans_of(std::span<const part_rec> parts, std::span<const entry_rec> entries,
+                                         std::span<const entry_ext> ext, std::span<const std::uint32_t> direct_eof) {
+    scan_spans r;
+    for (const auto& p : parts) {
+        r.max_left = std::max<std::uint32_t>(r.max_left, p.left_max + (p.lead != no_lead ? 34u : 0u));
+        r.max_gd = std::max<std::uint32_t>(r.max_gd, p.gram_delta + 8u + 4u);
+    }
+    for (auto id : direct_eof) {
+        const auto& e = entries[id];
+        const auto& p = parts[e.first_part];
+        r.eof_keep = std::max<std::uint64_t>(r.eof_keep, ext[e.ext].off_n + p.left_max + p.right_max + 1);
+    }
+    return r;
+}
+
+} // namespace detail
+
 inline result<compiled_db> compiled_db::compile(database& db, const compile_options& opt) {
     using namespace detail;
     compiled_db out;
@@ -953,21 +982,10 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         pu |= l.target == 7 ? unsigned(pass_normalized)
                             : unsigned(pass_raw) | (opt.normalized_any ? unsigned(pass_normalized) : 0u);
     out.v_.pass_union = pu;
-    std::uint32_t ml = 0, gd = 0;
-    std::uint64_t ek = 0;
-    for (auto& p : S.parts) {
-        ml = std::max<std::uint32_t>(ml, p.left_max + (p.lead != no_lead ? 34u : 0u));
-        gd = std::max<std::uint32_t>(gd, p.gram_delta + 8 + 4);
-    }
-    for (auto id : S.direct_eof) {
-        auto& e = S.entries[id];
-        auto& x = S.ext[e.ext];
-        auto& p = S.parts[e.first_part];
-        ek = std::max<std::uint64_t>(ek, x.off_n + p.left_max + p.right_max + 1);
-    }
-    out.v_.max_left = ml;
-    out.v_.max_gd = gd;
-    out.v_.eof_keep = ek;
+    const auto spans = spans_of(S.parts, S.entries, S.ext, S.direct_eof);
+    out.v_.max_left = spans.max_left;
+    out.v_.max_gd = spans.max_gd;
+    out.v_.eof_keep = spans.eof_keep;
     return out;
 }
 
@@ -1090,10 +1108,16 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             x.off_kind > offset_spec::eof_minus)
             return bad("entry out of range");
     }
-    for (auto& p : v.parts)
+    for (std::size_t pi = 0; pi < v.parts.size(); ++pi) {
+        const auto& p = v.parts[pi];
         if (p.entry >= v.entries.size() || p.left >= v.prog.size() || p.right >= v.prog.size() ||
             (p.lead != no_lead && p.lead >= v.prog.size()))
             return bad("part out of range");
+        // A part lies in its own entry's run of parts: the chain logic indexes its
+        // neighbours by (part - first part) (found by fuzz_sig_db).
+        const auto& e = v.entries[p.entry];
+        if (pi < e.first_part || pi >= std::uint64_t(e.first_part) + e.nparts) return bad("part out of range");
+    }
     // at_start tiers rely on the probe of one case-sensitive stride-8 Bloom bitmap
     const detail::tier_rec* a_tier = nullptr;
     bool a_ok = true;
@@ -1109,7 +1133,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
         if ((direct && t.bitmap_words != (t.gram == 1 ? 4u : 1024u)) || t.bitmap_words == 0 || t.reg > 1 ||
             (t.reg && (t.gram != 4 || t.bitmap_words != reg_filter_words)) ||
             (!direct && !t.reg && (!std::has_single_bit(t.bitmap_words) || t.bitmap_words < 2)) ||
-            t.table_log2 > 24 ||
+            t.table_log2 < 4 || t.table_log2 > 24 || // compile's range; hash32b shifts by 32 - log2
             t.bitmap_off + std::uint64_t(t.bitmap_words) > v.bitmaps.size() ||
             (t.gram == 8 && t.stride != 8) ||
             t.bucket_off + (std::size_t(1) << t.table_log2) + 1 > v.buckets.size() ||
@@ -1121,18 +1145,32 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     }
     for (auto& g : v.grams)
         if (g.part() >= v.parts.size()) return bad("prefilter entry out of range");
-    for (auto& l : v.lsigs)
+    // Counters are handed out to the logical signatures in order, so their count is exact; a
+    // larger header value would only make every scan_state allocate for nothing.
+    std::uint64_t counters = 0;
+    for (auto& l : v.lsigs) {
         if (l.name >= v.strings.size() || l.expr_off + std::uint64_t(l.expr_len) > v.expr.size() ||
-            l.first_counter + std::uint64_t(l.nsubs) > h.ncounters)
+            l.first_counter != counters)
             return bad("logical signature out of range");
+        // The expression indexes this signature's counters: every subsignature it names must
+        // be one of its own (found by fuzz_sig_db: an index past them read out of bounds).
+        for (const auto& o : v.expr.subspan(l.expr_off, l.expr_len))
+            if (o.kind > expr_op::cmp_lt || (o.kind == expr_op::sub && o.x >= l.nsubs))
+                return bad("logical expression out of range");
+        counters += l.nsubs;
+    }
+    if (counters != h.ncounters) return bad("counter count does not match the logical signatures");
     for (auto* d : {&v.direct_abs, &v.direct_eof})
         for (auto id : *d)
-            if (id >= v.entries.size() || v.entries[id].ext == no_ext ||
+            if (id >= v.entries.size() || v.entries[id].ext == no_ext || v.entries[id].nparts == 0 ||
                 v.ext[v.entries[id].ext].off_kind != (d == &v.direct_abs ? offset_spec::absolute : offset_spec::eof_minus))
                 return bad("direct list out of range");
     for (auto* l : {&v.hashes, &v.allow})
         for (auto& r : *l)
             if (r.name >= v.strings.size()) return bad("hash name out of range");
+    // The stream keeps as much history as these say: they must be the records' own.
+    if (spans_of(v.parts, v.entries, v.ext, v.direct_eof) != scan_spans{h.max_left, h.max_gd, h.eof_keep})
+        return bad("scan spans do not match the records");
     v.ncounters = h.ncounters;
     v.max_left = h.max_left;
     v.max_gd = h.max_gd;
