@@ -16046,6 +16046,9 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
         counters += l.nsubs;
     }
     if (counters != h.ncounters) return bad("counter count does not match the logical signatures");
+    // Logical signatures true with no match at all, evaluated at the end of every scan.
+    for (auto li : v.zero_lsigs)
+        if (li >= v.lsigs.size() || !v.lsigs[li].true_at_zero) return bad("logical signature out of range");
     for (auto* d : {&v.direct_abs, &v.direct_eof})
         for (auto id : *d)
             if (id >= v.entries.size() || v.entries[id].ext == no_ext || v.entries[id].nparts == 0 ||
