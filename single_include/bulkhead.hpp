@@ -15166,11 +15166,16 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     for (unsigned k = 0; k < 4; ++k) bm[16 * k + (b[k] >> 6)] |= std::uint64_t(1) << (b[k] & 63);
 }
 
+/// Whether a 4-byte gram passes a Bloom bitmap of 2^lg words: bloom_of's three bits tested in
+/// place, without forming the mask or a branch (the scan's probe; bloom_of builds the bitmap).
+[[nodiscard]] inline bool bloom_test(const std::uint64_t* bm, unsigned lg, std::uint32_t g4) noexcept {
+    const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = bm[h >> (64 - lg)];
+    return ((word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1) != 0;
+}
+
 /// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
 [[nodiscard]] inline bool tier_test(const std::uint64_t* bm, unsigned lg, bool reg, std::uint32_t g4) noexcept {
-    if (reg) return reg_filter_test(bm, g4);
-    auto b = bloom_of(g4, lg);
-    return (bm[b.word] & b.mask) == b.mask;
+    return reg ? reg_filter_test(bm, g4) : bloom_test(bm, lg, g4);
 }
 
 } // namespace detail
@@ -16438,9 +16443,7 @@ template <bool Reg>
         if constexpr (Reg) {
             pass = reg_filter_test(t.bm[1], g4);
         } else {
-            const unsigned lg = t.lg[1];
-            const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = t.bm[1][h >> (64 - lg)];
-            pass = (word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1;
+            pass = bloom_test(t.bm[1], t.lg[1], g4);
         }
         m |= unsigned(pass) << k;
     }
@@ -16460,11 +16463,9 @@ inline std::size_t scan_groups_scalar(const unsigned char* x, std::size_t i, std
         prefetch_input(g);
         unsigned m0 = 0;
         for (unsigned k = 0; k < 8; ++k) {
-            // bloom_of's three bits tested in place, no branch
             std::uint32_t g4;
             std::memcpy(&g4, g + 8 * k, 4);
-            const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = bm[h >> (64 - lg)];
-            m0 |= unsigned((word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1) << k;
+            m0 |= unsigned(bloom_test(bm, lg, g4)) << k;
         }
         unsigned m4 = 0;
         if constexpr (K1 == 1) m4 = probe_b4_scalar<true>(g, t);
@@ -16553,11 +16554,15 @@ __attribute__((target("avx512f"))) inline unsigned probe16_reg_avx512(__m512i x,
     return _mm512_test_epi32_mask(acc, acc);
 }
 
+/// Bloom probes of 16 grams (dword lanes).
+__attribute__((target("avx512f"), always_inline)) inline unsigned bloom16_avx512(__m512i g, const std::uint64_t* bm, unsigned lg) {
+    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), bm, lg) |
+           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), bm, lg) << 8;
+}
+
 /// Filter probes of 16 grams (dword lanes) for one tier of the block scan.
 __attribute__((target("avx512f"), always_inline)) inline unsigned probe16_avx512(__m512i g, const fast_tables& t, int k) {
-    if (t.reg[k]) return probe16_reg_avx512(g, t.bm[k]);
-    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), t.bm[k], t.lg[k]) |
-           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), t.bm[k], t.lg[k]) << 8;
+    return t.reg[k] ? probe16_reg_avx512(g, t.bm[k]) : bloom16_avx512(g, t.bm[k], t.lg[k]);
 }
 
 /// Probes the 16 blocks of 128 bytes at x (reads x[0, 130)).
@@ -16581,12 +16586,6 @@ __attribute__((target("avx512f"), always_inline)) inline void probe_group_avx512
         out.m[5] = probe16_avx512(g4, t, 2);
         out.m[6] = probe16_avx512(_mm512_permutex2var_epi32(y0, odd, y1), t, 2);
     }
-}
-
-/// Bloom probes of 16 grams (dword lanes).
-__attribute__((target("avx512f"), always_inline)) inline unsigned bloom16_avx512(__m512i g, const std::uint64_t* bm, unsigned lg) {
-    return probe8_avx512(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(g)), bm, lg) |
-           probe8_avx512(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(g, 1)), bm, lg) << 8;
 }
 
 /// The block scan of the layout compile() writes (a stride-8 filter; stride-4 and stride-2
@@ -16948,8 +16947,7 @@ private:
                     if constexpr (decltype(reg)::value) {
                         pass = detail::reg_filter_test(bm, g4);
                     } else {
-                        auto b = detail::bloom_of(g4, lg);
-                        pass = (bm[b.word] & b.mask) == b.mask;
+                        pass = detail::bloom_test(bm, lg, g4);
                     }
                     if (pass) hit(T, p, G == 8 ? detail::load_gram(x, 8, f) : g4, w, wbase, end);
                 }
@@ -17031,8 +17029,7 @@ private:
                 if (p + 4 > end) continue;
                 std::uint32_t g4;
                 std::memcpy(&g4, w + (p - wbase), 4);
-                auto b = detail::bloom_of(g4, lg);
-                if ((bm[b.word] & b.mask) == b.mask) confirm_block(p, 1, w, wbase, end);
+                if (detail::bloom_test(bm, lg, g4)) confirm_block(p, 1, w, wbase, end);
             }
         }
         for (; p < blk_end && p < end; p += 8) {

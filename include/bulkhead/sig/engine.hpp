@@ -280,11 +280,16 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     for (unsigned k = 0; k < 4; ++k) bm[16 * k + (b[k] >> 6)] |= std::uint64_t(1) << (b[k] & 63);
 }
 
+/// Whether a 4-byte gram passes a Bloom bitmap of 2^lg words: bloom_of's three bits tested in
+/// place, without forming the mask or a branch (the scan's probe; bloom_of builds the bitmap).
+[[nodiscard]] inline bool bloom_test(const std::uint64_t* bm, unsigned lg, std::uint32_t g4) noexcept {
+    const std::uint64_t h = std::uint64_t(g4) * bloom_mul, r = h << lg, word = bm[h >> (64 - lg)];
+    return ((word >> (r >> 58)) & (word >> ((r >> 52) & 63)) & (word >> ((r >> 46) & 63)) & 1) != 0;
+}
+
 /// Whether a 4-byte gram passes a tier's filter (Bloom bitmap or register filter).
 [[nodiscard]] inline bool tier_test(const std::uint64_t* bm, unsigned lg, bool reg, std::uint32_t g4) noexcept {
-    if (reg) return reg_filter_test(bm, g4);
-    auto b = bloom_of(g4, lg);
-    return (bm[b.word] & b.mask) == b.mask;
+    return reg ? reg_filter_test(bm, g4) : bloom_test(bm, lg, g4);
 }
 
 } // namespace detail
