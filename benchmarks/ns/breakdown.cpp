@@ -16,8 +16,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
+#include <cstring>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -93,18 +92,17 @@ int main(int argc, char** argv) {
     const int rounds = i + 1 < argc ? std::max(1, std::atoi(argv[i + 1])) : 30;
     const int per = i + 2 < argc ? std::max(1, std::atoi(argv[i + 2])) : 20;
     if (!seccomp_file.empty()) {
-        std::ifstream f(seccomp_file, std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        if (!f.good() && !f.eof()) {
-            std::fprintf(stderr, "bench_ns_breakdown: cannot read %s\n", seccomp_file.c_str());
+        auto bytes = read_file(seccomp_file.c_str(), AT_FDCWD, 1u << 20);
+        if (!bytes) {
+            std::fprintf(stderr, "bench_ns_breakdown: --seccomp: %s\n", bytes.error().message().c_str());
             return 2;
         }
-        if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0) {
-            std::fprintf(stderr, "bench_ns_breakdown: %s: %zu bytes is not a BPF program\n", seccomp_file.c_str(), bytes.size());
+        if (bytes->empty() || bytes->size() % sizeof(sock_filter) != 0) {
+            std::fprintf(stderr, "bench_ns_breakdown: %s: %zu bytes is not a BPF program\n", seccomp_file.c_str(), bytes->size());
             return 2;
         }
-        in.filter.resize(bytes.size() / sizeof(sock_filter));
-        std::memcpy(in.filter.data(), bytes.data(), bytes.size());
+        in.filter.resize(bytes->size() / sizeof(sock_filter));
+        std::memcpy(in.filter.data(), bytes->data(), bytes->size());
     }
     unique_fd cg;
     if (!cgroup_dir.empty()) {
