@@ -478,6 +478,19 @@ TEST_CASE("two sandboxes on veths reach each other only where routed", "[kernel]
         CHECK(r.out.find("10.2.2.2 ok") != std::string::npos);
         CHECK(r.out.find("192.0.2.1 101") != std::string::npos); // only what is routed
     }
+    SECTION("the payload starts only after a slow hook returned") {
+        // The hook runs while the child sets itself up; the payload must still see its veth.
+        auto a = base_spec({"/usr/bin/python3", "-c", py_connect, "10.1.1.1"});
+        auto plumb = wire("ha", "10.1.1.2/24", "10.1.1.1/24", {});
+        a.before_start = [&, plumb](const sandbox::setup_context& c) -> result<void> {
+            ::usleep(300 * 1000);
+            return plumb(c);
+        };
+        auto r = run_capture(a);
+        INFO(r.out);
+        REQUIRE(r.status.success());
+        CHECK(r.out.find("10.1.1.1 111") != std::string::npos);
+    }
     sb->stdin_fd.reset();
     auto st = sb->process.wait();
     REQUIRE(st);
@@ -575,6 +588,16 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         ::closedir(procs);
         CHECK(holders == 0);
         expect_failure(base_spec({"/nonexistent-cmd"}), "execute");
+    }
+    SECTION("the child fails while the parent hook runs: the child's step is reported") {
+        // The hook runs while the child sets itself up; the child's failure comes first.
+        auto s = base_spec({"/bin/true"});
+        s.mounts.ro_bind("/nonexistent-bulkhead-src", "/data");
+        s.before_start = [](const sandbox::setup_context&) -> result<void> {
+            ::usleep(200 * 1000);
+            return error(errc::not_available, "late hook");
+        };
+        expect_failure(s, "mount /nonexistent-bulkhead-src at /data: No such file or directory");
     }
     SECTION("clone3 into a bad cgroup fd") {
         auto s = base_spec({"/bin/true"});

@@ -49,7 +49,7 @@ struct mount_attr_v0 {
 
 enum class op : std::uint8_t {
     pdeathsig,     // x = signal, y = expected parent pid (0: do not check)
-    wait_go,       // fd = read end; parent writes one byte when ready
+    wait_go,       // fd = read end; parent writes one byte when ready; flags bit0: keep fd open
     setns,         // fd, x = nstype
     mount,         // a source, b target, c fstype, d data, x flags
     setattr,       // a path, x attr_set, y attr_clr, z propagation, flags bit0 = recursive
@@ -276,7 +276,7 @@ inline long split_init(const program& prog, int err_fd, std::size_t next) noexce
             do n = ::read(s.fd, &c, 1);
             while (n < 0 && errno == EINTR);
             if (n != 1) ::_exit(127); // the parent gave up or died: nothing to report to
-            ::close(s.fd);
+            if (!(s.flags & 1)) ::close(s.fd);
             break;
         }
         case op::setns: rc = ::setns(s.fd, static_cast<int>(s.x)); break;
