@@ -43,8 +43,14 @@ int main(int argc, char** argv) {
         for (auto& f : files) hs_scan(db, f.data(), static_cast<unsigned>(f.size()), 0, scratch, cb, &hits);
         best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
     }
-    std::printf("tool=hyperscan patterns=%zu files=%zu bytes=%zu compile_s=%.3f scan_s=%.3f mbps=%.1f hits=%zu\n",
-                npats, files.size(), total, compile_s, best, double(total) / 1048576.0 / best, hits);
+    // The database's own size and the per-thread scratch, beside bulkhead's bytes per signature.
+    std::size_t db_bytes = 0, scratch_bytes = 0;
+    hs_database_size(db, &db_bytes);
+    hs_scratch_size(scratch, &scratch_bytes);
+    std::printf("tool=hyperscan patterns=%zu files=%zu bytes=%zu compile_s=%.3f scan_s=%.3f mbps=%.1f hits=%zu "
+                "db_bytes=%zu db_bytes_per_sig=%.1f scratch_bytes=%zu\n",
+                npats, files.size(), total, compile_s, best, double(total) / 1048576.0 / best, hits, db_bytes,
+                npats ? double(db_bytes) / double(npats) : 0.0, scratch_bytes);
     hs_free_scratch(scratch);
     hs_free_database(db);
     return 0;
