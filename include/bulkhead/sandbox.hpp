@@ -528,12 +528,6 @@ inline result<void> parent_side(const spec& s, const parent_work& work, pid_t pi
     errp.write.reset();
     for (auto& c : child_ends) c.reset();
 
-    if (s.new_namespaces.has(ns::kind::user)) {
-        if (s.deny_setgroups) BULKHEAD_TRY(ns::deny_setgroups(static_cast<pid_t>(pid)));
-        if (!s.uid_map.empty()) BULKHEAD_TRY(s.uid_map.write_for(static_cast<pid_t>(pid), "uid_map"));
-        if (!s.gid_map.empty()) BULKHEAD_TRY(s.gid_map.write_for(static_cast<pid_t>(pid), "gid_map"));
-    }
-
     // The child's failure record, if it wrote one: read until it is complete or the pipe
     // closes (the child executed or exited).
     auto read_record = [&](ns::detail::failure_record& rec) -> result<std::size_t> {
@@ -547,6 +541,28 @@ inline result<void> parent_side(const spec& s, const parent_work& work, pid_t pi
         }
         return got;
     };
+    // A failure on the parent's side after the clone: the child is killed; if it had already
+    // failed on its own, its step is the cause to report.
+    auto fail = [&](error e) -> error {
+        (void)out.process.kill();
+        sync.write.reset();
+        ns::detail::failure_record rec{};
+        auto got = read_record(rec);
+        if (got && *got == sizeof rec) return prog.to_error(rec);
+        return e;
+    };
+    if (s.new_namespaces.has(ns::kind::user)) {
+        const auto cpid = static_cast<pid_t>(pid);
+        if (s.deny_setgroups) {
+            if (auto r = ns::deny_setgroups(cpid); !r) return fail(std::move(r).error());
+        }
+        if (!s.uid_map.empty()) {
+            if (auto r = s.uid_map.write_for(cpid, "uid_map"); !r) return fail(std::move(r).error());
+        }
+        if (!s.gid_map.empty()) {
+            if (auto r = s.gid_map.write_for(cpid, "gid_map"); !r) return fail(std::move(r).error());
+        }
+    }
     // A socket, not a pipe: a child that died early must give EPIPE here, never a SIGPIPE
     // that kills the caller.
     auto signal_child = [&]() -> int {
@@ -561,15 +577,7 @@ inline result<void> parent_side(const spec& s, const parent_work& work, pid_t pi
     if (signal_errno == 0 && work.any()) {
         // While the child mounts and hardens itself on the other core.
         auto done = detail::parent_side(s, work, static_cast<pid_t>(pid));
-        if (!done) {
-            // The child's own failure, if it had one already, is the cause to report.
-            (void)out.process.kill();
-            sync.write.reset();
-            ns::detail::failure_record rec{};
-            auto got = read_record(rec);
-            if (got && *got == sizeof rec) return prog.to_error(rec);
-            return std::move(done).error();
-        }
+        if (!done) return fail(std::move(done).error());
         signal_errno = signal_child();
         signal_step = "signal child to go on";
     }

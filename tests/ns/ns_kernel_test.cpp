@@ -599,6 +599,21 @@ TEST_CASE("failure at every stage names the step and leaves nothing behind", "[k
         };
         expect_failure(s, "mount /nonexistent-bulkhead-src at /data: No such file or directory");
     }
+    SECTION("the kernel refuses the uid map (parent side, after the clone)") {
+        auto s = base_spec({"/bin/true"});
+        s.uid_map = ns::id_map{{0, 4294967295u, 1}}; // outside id -1: the kernel's overflow check
+        // spawn() and run() (not compared: the message names the child's pid)
+        auto r = sandbox::spawn(s);
+        REQUIRE(!r);
+        INFO(r.error().message());
+        CHECK(r.error().message().find("/uid_map: Invalid argument") != std::string::npos);
+        leaves_nothing();
+        auto w = sandbox::run(s);
+        REQUIRE(!w);
+        INFO(w.error().message());
+        CHECK(w.error().message().find("/uid_map: Invalid argument") != std::string::npos);
+        leaves_nothing();
+    }
     SECTION("clone3 into a bad cgroup fd") {
         auto s = base_spec({"/bin/true"});
         auto f = open_fd("/proc/self/status", O_RDONLY);
