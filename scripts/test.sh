@@ -5,7 +5,9 @@
 #   3. clang 14 build with ASan + UBSan (-Werror), tiers unit, kernel, e2e
 #      (the vm tier runs static binaries, which the sanitizers cannot build)
 #   4. g++ 12 release build (-O2 -Werror: the optimiser's warnings differ), unit tier
-#   5. clang 14 libFuzzer build: each fuzz target fuzzed for BULKHEAD_FUZZ_SECONDS
+#   5. aarch64 cross build (g++ 12, -Werror), unit tier under qemu-user: the scalar matcher
+#      paths, byte order and char signedness on the other common server architecture
+#   6. clang 14 libFuzzer build: each fuzz target fuzzed for BULKHEAD_FUZZ_SECONDS
 # Needs root (kernel tier: namespaces, mounts, seccomp, cgroups). Ends with a summary line.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -64,6 +66,10 @@ run_ctest asan --preset asan -j "$jobs"
 build release
 bh_log "tests (g++ -O2): unit"
 run_ctest release --preset release -j "$jobs"
+
+build arm64
+bh_log "tests (aarch64 under qemu-user): unit"
+run_ctest arm64 --preset arm64 -j "$jobs"
 
 build fuzz
 bh_log "fuzzing each target for ${fuzz_seconds}s (clang, libFuzzer)"

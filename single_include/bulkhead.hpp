@@ -6584,7 +6584,7 @@ struct mount_attr_v0 {
 
 enum class op : std::uint8_t {
     pdeathsig,     // x = signal, y = expected parent pid (0: do not check)
-    wait_go,       // fd = read end; parent writes one byte when ready
+    wait_go,       // fd = read end; parent writes one byte when ready; flags bit0: keep fd open
     setns,         // fd, x = nstype
     mount,         // a source, b target, c fstype, d data, x flags
     setattr,       // a path, x attr_set, y attr_clr, z propagation, flags bit0 = recursive
@@ -6811,7 +6811,7 @@ inline long split_init(const program& prog, int err_fd, std::size_t next) noexce
             do n = ::read(s.fd, &c, 1);
             while (n < 0 && errno == EINTR);
             if (n != 1) ::_exit(127); // the parent gave up or died: nothing to report to
-            ::close(s.fd);
+            if (!(s.flags & 1)) ::close(s.fd);
             break;
         }
         case op::setns: rc = ::setns(s.fd, static_cast<int>(s.x)); break;
@@ -8218,6 +8218,7 @@ BULKHEAD_NAMESPACE_END
 #include <vector>
 
 #include <linux/filter.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8238,8 +8239,9 @@ struct stdio {
     int fd = -1;
 };
 
-/// What the parent hook may use while the child waits (before any child step after the id
-/// maps): the child's pid and a descriptor of its network namespace (-1 without a new one).
+/// What the parent hook may use: the child's pid and a descriptor of its network namespace
+/// (-1 without a new one). The hook runs while the child sets itself up (mounts, hardening);
+/// the child waits for the hook to finish before it closes descriptors and executes.
 struct setup_context {
     pid_t pid = -1;
     int netns_fd = -1;
@@ -8266,7 +8268,8 @@ struct spec {
     bool loopback_up = true;                  ///< with a new network namespace: bring lo up
     stdio in{}, out{}, err{};
     std::string staging_parent = "/tmp";      ///< where the tmpfs root's mount point is made
-    /// Runs in the parent after the id maps, before the child goes on (veth plumbing...).
+    /// Runs in the parent after the id maps, while the child sets itself up; the child
+    /// executes only after it returned (veth plumbing...). An error stops the start.
     std::function<result<void>(const setup_context&)> before_start{};
 };
 
@@ -8280,6 +8283,21 @@ struct spawned {
 };
 
 namespace detail {
+
+/// Work the parent does after the go byte, while the child sets itself up on the other core.
+/// (Bringing lo up from the parent through setns was measured too: no faster than the child's
+/// one RTM_NEWLINK, so the child keeps it.)
+struct parent_work {
+    bool hook = false; ///< spec::before_start
+    [[nodiscard]] bool any() const noexcept { return hook; }
+};
+
+/// The go channel: a socket pair (read = the child's end, write = the parent's).
+[[nodiscard]] inline result<pipe_pair> make_sync() noexcept {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) return error::from_errno("socketpair");
+    return pipe_pair{unique_fd(fds[0]), unique_fd(fds[1])};
+}
 
 /// A directory this process created, removed on destruction.
 class temp_dir {
@@ -8301,7 +8319,8 @@ private:
 /// `err_fd` the failure pipe; `parent_pid` is checked after PR_SET_PDEATHSIG when the child
 /// stays in our pid namespace.
 inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, int err_fd,
-                            const std::string& staging, const std::array<int, 3>& stdio_src) {
+                            const std::string& staging, const std::array<int, 3>& stdio_src,
+                            const parent_work& work) {
     using ns::detail::op;
     using ns::detail::step;
     const bool new_pid = s.new_namespaces.has(ns::kind::pid);
@@ -8320,6 +8339,7 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
     step go;
     go.code = op::wait_go;
     go.fd = sync_fd;
+    go.flags = work.any() ? 1 : 0; // a second byte comes when the parent's own work is done
     p.add(go, "wait for parent", {});
 
     // The caller's ignored signals (SIGPIPE, SIGCHLD...) would survive exec and break init.
@@ -8516,6 +8536,14 @@ inline result<void> compile(const spec& s, ns::detail::program& p, int sync_fd, 
         step pd2 = pd; // credential changes clear it: set it again
         p.add(pd2, "set parent-death signal", {});
     }
+    if (work.any()) {
+        // As late as possible (the parent's work overlaps everything above), but before the
+        // descriptors are rearranged: the sync fd may be one the dup2s below overwrite.
+        step ready;
+        ready.code = op::wait_go;
+        ready.fd = sync_fd;
+        p.add(ready, "wait for parent", "before_start");
+    }
     for (int i = 0; i < 3; ++i) {
         if (stdio_src[static_cast<std::size_t>(i)] < 0) continue;
         step d;
@@ -8606,6 +8634,16 @@ inline result<void> validate(const spec& s) {
     return {};
 }
 
+/// The parent's share of the start (see parent_work), done after the go byte.
+inline result<void> parent_side(const spec& s, const parent_work& work, pid_t pid) {
+    unique_fd netns;
+    if (s.new_namespaces.has(ns::kind::net)) {
+        BULKHEAD_TRY_ASSIGN(netns, ns::open_ns(ns::kind::net, pid));
+    }
+    if (work.hook) BULKHEAD_TRY(s.before_start(setup_context{pid, netns.get()}));
+    return {};
+}
+
 } // namespace detail
 
 /// The environment variable PATH etc. a clean environment starts with.
@@ -8625,7 +8663,7 @@ inline result<void> validate(const spec& s) {
         staging.emplace(tmpl);
     }
 
-    BULKHEAD_TRY_ASSIGN(auto sync, make_pipe());
+    BULKHEAD_TRY_ASSIGN(auto sync, detail::make_sync());
     BULKHEAD_TRY_ASSIGN(auto errp, make_pipe());
 
     spawned out;
@@ -8650,9 +8688,11 @@ inline result<void> validate(const spec& s) {
         }
     }
 
+    detail::parent_work work;
+    work.hook = static_cast<bool>(s.before_start);
     ns::detail::program prog;
     BULKHEAD_TRY(detail::compile(s, prog, sync.read.get(), errp.write.get(),
-                                 staging ? staging->path() : std::string(), src));
+                                 staging ? staging->path() : std::string(), src, work));
 
     int pidfd = -1;
     // A prepared pid namespace: setns(CLONE_NEWPID) changes where this thread's next child is
@@ -8682,32 +8722,66 @@ inline result<void> validate(const spec& s) {
     errp.write.reset();
     for (auto& c : child_ends) c.reset();
 
+    // The child's failure record, if it wrote one: read until it is complete or the pipe
+    // closes (the child executed or exited).
+    auto read_record = [&](ns::detail::failure_record& rec) -> result<std::size_t> {
+        std::size_t got = 0;
+        while (got < sizeof rec) {
+            ssize_t n = ::read(errp.read.get(), reinterpret_cast<char*>(&rec) + got, sizeof rec - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return error::from_errno("read child status");
+            if (n == 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        return got;
+    };
+    // A failure on the parent's side after the clone: the child is killed; if it had already
+    // failed on its own, its step is the cause to report.
+    auto fail = [&](error e) -> error {
+        (void)out.process.kill();
+        sync.write.reset();
+        ns::detail::failure_record rec{};
+        auto got = read_record(rec);
+        if (got && *got == sizeof rec) return prog.to_error(rec);
+        return e;
+    };
     if (s.new_namespaces.has(ns::kind::user)) {
-        if (s.deny_setgroups) BULKHEAD_TRY(ns::deny_setgroups(static_cast<pid_t>(pid)));
-        if (!s.uid_map.empty()) BULKHEAD_TRY(s.uid_map.write_for(static_cast<pid_t>(pid), "uid_map"));
-        if (!s.gid_map.empty()) BULKHEAD_TRY(s.gid_map.write_for(static_cast<pid_t>(pid), "gid_map"));
+        const auto cpid = static_cast<pid_t>(pid);
+        if (s.deny_setgroups) {
+            if (auto r = ns::deny_setgroups(cpid); !r) return fail(std::move(r).error());
+        }
+        if (!s.uid_map.empty()) {
+            if (auto r = s.uid_map.write_for(cpid, "uid_map"); !r) return fail(std::move(r).error());
+        }
+        if (!s.gid_map.empty()) {
+            if (auto r = s.gid_map.write_for(cpid, "gid_map"); !r) return fail(std::move(r).error());
+        }
     }
-    unique_fd netns;
-    if (s.new_namespaces.has(ns::kind::net) && s.before_start) {
-        BULKHEAD_TRY_ASSIGN(netns, ns::open_ns(ns::kind::net, static_cast<pid_t>(pid)));
+    // A socket, not a pipe: a child that died early must give EPIPE here, never a SIGPIPE
+    // that kills the caller.
+    auto signal_child = [&]() -> int {
+        char go = 1;
+        for (;;) {
+            if (::send(sync.write.get(), &go, 1, MSG_NOSIGNAL) == 1) return 0;
+            if (errno != EINTR) return errno;
+        }
+    };
+    int signal_errno = signal_child();
+    const char* signal_step = "signal child to start";
+    if (signal_errno == 0 && work.any()) {
+        // While the child mounts and hardens itself on the other core.
+        auto done = detail::parent_side(s, work, static_cast<pid_t>(pid));
+        if (!done) return fail(std::move(done).error());
+        signal_errno = signal_child();
+        signal_step = "signal child to go on";
     }
-    if (s.before_start) BULKHEAD_TRY(s.before_start(setup_context{static_cast<pid_t>(pid), netns.get()}));
-
-    char go = 1;
-    if (::write(sync.write.get(), &go, 1) != 1) return error::from_errno("signal child to start");
     sync.write.reset();
 
     ns::detail::failure_record rec{};
-    std::size_t got = 0;
-    while (got < sizeof rec) {
-        ssize_t n = ::read(errp.read.get(), reinterpret_cast<char*>(&rec) + got, sizeof rec - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return error::from_errno("read child status");
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
+    BULKHEAD_TRY_ASSIGN(std::size_t got, read_record(rec));
     if (got == sizeof rec) return prog.to_error(rec);
     if (got != 0) return error(errc::protocol_error, "read child status").note("short failure record");
+    if (signal_errno != 0) return error::from_errno(signal_step, signal_errno);
     return out;
 }
 

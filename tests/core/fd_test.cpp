@@ -112,6 +112,13 @@ TEST_CASE("open_beneath stays inside its directory", "[unit][fd]") {
     REQUIRE(dir);
 
     auto ok = bulkhead::open_beneath(dir->get(), "sub/ok.txt", O_RDONLY);
+    if (!ok && ok.error().code() == std::errc::function_not_supported) {
+        // openat2 (Linux 5.6) is missing: qemu-user 7.2 under the arm64 preset. The library
+        // refuses (no unsafe fallback), and says so:
+        CHECK(ok.error().message() == "open beneath sub/ok.txt: Function not implemented");
+        WARN("openat2 not available here: RESOLVE_BENEATH checks not run");
+        return;
+    }
     REQUIRE(ok);
     CHECK(is_cloexec(ok->get()));
     CHECK(*bulkhead::read_to_string(ok->get()) == "inside");

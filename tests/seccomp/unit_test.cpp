@@ -87,11 +87,18 @@ TEST_CASE("syscall_table.hpp is what the generator makes from the installed head
         return;
     }
     std::string src = bulkhead_test::source_dir();
-    std::string out = "seccomp_syscall_table.generated.hpp";
+    // Into a temp file (removed again), never the working directory.
+    char tmpl[] = "/tmp/bulkhead-syscall-table.XXXXXX";
+    int tfd = ::mkstemp(tmpl);
+    REQUIRE(tfd >= 0);
+    ::close(tfd);
+    std::string out = tmpl;
     std::string cmd = "python3 '" + src + "/scripts/gen_syscall_tables.py' -o '" + out + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    std::string committed = slurp(src + "/include/bulkhead/seccomp/syscall_table.hpp");
+    int rc = std::system(cmd.c_str());
     std::string fresh = slurp(out);
+    ::unlink(out.c_str());
+    REQUIRE(rc == 0);
+    std::string committed = slurp(src + "/include/bulkhead/seccomp/syscall_table.hpp");
     REQUIRE(!fresh.empty());
     CHECK(committed == fresh);
 }
@@ -418,13 +425,17 @@ TEST_CASE("profile errors name the file, the JSON path, the position and why", "
 }
 
 TEST_CASE("OCI config.json linux.seccomp, errnoRet, masked_eq valueTwo, runc's same-arg OR", "[unit]") {
+    // The numbers below are x86_64's: resolve as on an x86_64 host whatever this one is.
+    sc::profile_options x86_64_host;
+    x86_64_host.host = sc::arch::x86_64;
     auto r = sc::parse_profile(R"({"ociVersion":"1.0.2","linux":{"seccomp":{
         "defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86_64"],
         "syscalls":[
           {"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":99},
           {"names":["mmap"],"action":"SCMP_ACT_ALLOW","args":[{"index":2,"value":4,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]},
           {"names":["ioctl"],"action":"SCMP_ACT_ALLOW","args":[{"index":1,"value":1,"op":"SCMP_CMP_EQ"},{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]},
-          {"names":["write"],"action":"SCMP_ACT_NOTIFY"}]}}})");
+          {"names":["write"],"action":"SCMP_ACT_NOTIFY"}]}}})",
+                              x86_64_host);
     if (!r) FAIL(r.error().message());
     sc::data d{};
     d.arch = sc::audit_arch_x86_64;
