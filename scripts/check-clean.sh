@@ -10,6 +10,9 @@ for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
   [ -d "$d" ] || continue
   while IFS= read -r c; do report "cgroup $c"; done < <(find "$d" -maxdepth 3 -type d -name 'bulkhead*' 2>/dev/null)
 done
+# Temp files and directories of the tests (/tmp/bulkhead-sigbench is the signature
+# benchmark's corpus cache, kept between runs on purpose).
+while IFS= read -r t; do report "temp $t"; done < <(find /tmp -maxdepth 1 -name 'bulkhead-*' ! -name 'bulkhead-sigbench' 2>/dev/null)
 while IFS= read -r m; do report "mount $m"; done < <(awk '$5 ~ /bulkhead/ {print $5}' /proc/self/mountinfo)
 if command -v ip >/dev/null; then
   while IFS= read -r n; do report "netns $n"; done < <(ip netns list 2>/dev/null | awk '/bulkhead/ {print $1}')
