@@ -522,6 +522,79 @@ TEST_CASE("differential: large short-anchor tiers use Bloom bitmaps on every pat
 
 
 
+namespace {
+/// Plants each signature alone in filler at every position from 40 to 104 (every alignment
+/// to the 8-byte blocks, across the 64- and 128-byte group boundaries) and checks that every
+/// instruction-set path finds it there. The signatures are plain literals: `n_long` of 16
+/// bytes (the stride-8 tier, which the short tiers' grams join), `n7` of 7 bytes (stride-4
+/// tier: one 4-gram at a multiple of 4, so half the alignments rest on the probe at p+4
+/// alone) and `n5` of 5 bytes (stride-2 tier: p+2, p+4, p+6).
+void every_alignment(unsigned seed, int n_long, int n7, int n5, int every) {
+    std::mt19937 rng(seed);
+    const std::string alpha = "abcdefgh";
+    auto hex = [](const std::string& b) {
+        static const char* h = "0123456789abcdef";
+        std::string o;
+        for (unsigned char c : b) o += {h[c >> 4], h[c & 15]};
+        return o;
+    };
+    std::vector<std::pair<std::string, std::string>> sigs; // name, bytes
+    std::set<std::string> seen;
+    auto add = [&](const char* kind, int count, int len) {
+        for (int i = 0; i < count;) {
+            std::string b;
+            for (int k = 0; k < len; ++k) b += alpha[rng() % alpha.size()];
+            if (!seen.insert(b).second) continue;
+            sigs.push_back({std::string(kind) + std::to_string(i), b});
+            ++i;
+        }
+    };
+    add("L", n_long, 16);
+    add("B", n7, 7);
+    add("C", n5, 5);
+    std::string ndb;
+    for (auto& [n, b] : sigs) ndb += n + ":0:*:" + hex(b) + "\n";
+    database db;
+    REQUIRE(load_text("a.ndb", ndb, db));
+    auto c = compiled_db::compile(db);
+    REQUIRE(c);
+    auto& limit = detail::prefilter_isa_limit();
+    int hw = 0;
+#if BULKHEAD_SIG_X86_SIMD
+    hw = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
+    int checked = 0;
+    for (std::size_t i = 0; i < sigs.size(); i += static_cast<std::size_t>(every)) {
+        const auto& [name, bytes] = sigs[i];
+        if (name[0] == 'L' && i % 8 != 0) continue;
+        for (std::size_t pos = 40; pos <= 104; ++pos) {
+            std::string data(200, 'z');
+            data.replace(pos, bytes.size(), bytes);
+            for (int isa = 0; isa <= hw; ++isa) {
+                limit = isa;
+                scan_state st(*c);
+                scan_options so;
+                so.all_matches = true;
+                so.normalize = false;
+                bool found = false;
+                for (auto& m : scan_memory(st, sigtest::bytes(data), so).matches)
+                    found = found || (m.name == name && m.offset == pos);
+                INFO(name << " at " << pos << " isa " << isa);
+                CHECK(found);
+                ++checked;
+            }
+        }
+    }
+    limit = 2;
+    CHECK(checked > 1000);
+}
+} // namespace
+
+TEST_CASE("the short tiers are found at every block alignment on every path", "[unit]") {
+    SECTION("register filters (a few short anchors)") { every_alignment(91, 64, 6, 6, 1); }
+    SECTION("Bloom bitmaps (hundreds of short anchors)") { every_alignment(92, 64, 90, 160, 7); }
+}
+
 TEST_CASE("prefilter case folding matches the fold table", "[unit]") {
     for (unsigned c = 0; c < 256; ++c)
         for (unsigned lane = 0; lane < 8; ++lane) {
