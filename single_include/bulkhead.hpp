@@ -16770,50 +16770,28 @@ __attribute__((target("avx2"), always_inline)) inline unsigned probe8_avx2(const
     return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
-/// Two sets of a register filter tested for the 8 grams whose first hash is h (dword lanes):
-/// lane bits of the words the gathers fetch (AVX2 has no 32-dword permute to keep the sets in
-/// registers; the 512-byte filter stays in L1).
-__attribute__((target("avx2"), always_inline)) inline __m256i reg_pair_avx2(__m256i h, const int* sets) {
-    const __m256i m1023 = _mm256_set1_epi32(1023), m31 = _mm256_set1_epi32(31);
-    const __m256i b0 = _mm256_srli_epi32(h, 22), b1 = _mm256_and_si256(_mm256_srli_epi32(h, 12), m1023);
-    const __m256i w0 = _mm256_i32gather_epi32(sets, _mm256_srli_epi32(b0, 5), 4);
-    const __m256i w1 = _mm256_i32gather_epi32(sets + 32, _mm256_srli_epi32(b1, 5), 4);
-    return _mm256_and_si256(_mm256_srlv_epi32(w0, _mm256_and_si256(b0, m31)),
-                            _mm256_srlv_epi32(w1, _mm256_and_si256(b1, m31)));
-}
-
-/// Register-filter probe of 8 grams (dword lanes), as reg_filter_test: the second hash's sets
-/// are fetched only when some lane passed the first two (rare for the small tiers it serves).
-__attribute__((target("avx2"), always_inline)) inline unsigned probe8_reg_avx2(__m256i g, const std::uint64_t* bm) {
-    const int* d = reinterpret_cast<const int*>(bm);
-    const __m256i one = _mm256_set1_epi32(1);
-    __m256i acc = _mm256_and_si256(reg_pair_avx2(_mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul1))), d), one);
-    if (_mm256_testz_si256(acc, acc)) return 0;
-    acc = _mm256_and_si256(acc, reg_pair_avx2(_mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul2))), d + 64));
-    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(acc, one))));
-}
-
-/// The 8 grams at x + o + 8 j (j < 8) as dword lanes (reads x[o, o + 64)).
-__attribute__((target("avx2"), always_inline)) inline __m256i block_grams_avx2(const unsigned char* x, unsigned o) {
-    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-    const __m256i a = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + o)), even);
-    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + o + 32)), even);
-    return _mm256_blend_epi32(a, b, 0xf0);
-}
-
-/// Filter probe of the 8 grams at x + o + 8 j for a tier of filter kind K (1 register filter,
-/// 2 Bloom: 64-bit lanes whose low dwords are those grams).
-template <int K>
-__attribute__((target("avx2"), always_inline)) inline unsigned probe_at_avx2(const unsigned char* x, unsigned o,
-                                                                             const std::uint64_t* bm, unsigned lg) {
-    if constexpr (K == 1) return probe8_reg_avx2(block_grams_avx2(x, o), bm);
-    else return probe8_avx2(x + o, bm, lg);
+/// The register-filter test of the grams at x + 8 b for the lanes b set in `cand` (the lanes
+/// whose gram passed the stride-8 filter, which holds this at_start tier's grams too).
+inline unsigned reg_confirm(const unsigned char* x, unsigned cand, const std::uint64_t* bm) noexcept {
+    unsigned m = 0;
+    while (cand) {
+        const unsigned b = static_cast<unsigned>(__builtin_ctz(cand));
+        cand &= cand - 1;
+        std::uint32_t g4;
+        std::memcpy(&g4, x + 8 * b, 4);
+        if (reg_filter_test(bm, g4)) m |= 1u << b;
+    }
+    return m;
 }
 
 /// The block scan of the layout compile() writes on AVX2, over groups of 8 blocks (64 bytes at
 /// x + 64 i, reading 72): the stride-8 probe at each block start, B@p+4 of an at_start
 /// stride-4 tier and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier, specialised on their
-/// filter kinds K1, K2 (0 absent, 1 register filter, 2 Bloom).
+/// filter kinds K1, K2 (0 absent, 1 register filter, 2 Bloom). A Bloom tier is probed with
+/// its own bitmap; a register-filtered one (at most 256 grams, which are in the stride-8
+/// filter too) with the stride-8 bitmap, vector-wide, and its own filter only where that
+/// passed: AVX2 has no 32-dword permute to test a register filter in registers, and its
+/// scalar test (or a gather) costs more per block than the Bloom probe.
 template <int K1, int K2>
 __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                   const fast_tables& t, fast_masks& out) {
@@ -16823,15 +16801,22 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
         const unsigned char* g = x + 64 * i;
         prefetch_input(g);
         const unsigned m0 = probe8_avx2(g, bm0, lg0);
-        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
-        // a register-filtered stride-4 tier holds up to 4 x 256 grams: its first sets pass
-        // often enough that the scalar probe's early exit beats two rounds of gathers
-        if constexpr (K1 == 1) m4 = probe_b4_scalar<true>(g, t);
-        if constexpr (K1 == 2) m4 = probe_at_avx2<2>(g, 4, bm1, lg1);
-        if constexpr (K2 != 0) {
-            m3 = probe_at_avx2<K2>(g, 2, bm2, lg2);
-            m5 = probe_at_avx2<K2>(g, 4, bm2, lg2);
-            m6 = probe_at_avx2<K2>(g, 6, bm2, lg2);
+        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0, a4 = 0;
+        if constexpr (K1 == 1 || K2 == 1) a4 = probe8_avx2(g + 4, bm0, lg0);
+        if constexpr (K1 == 1) m4 = a4 ? reg_confirm(g + 4, a4, bm1) : 0;
+        if constexpr (K1 == 2) m4 = probe8_avx2(g + 4, bm1, lg1);
+        if constexpr (K2 == 1) {
+            const unsigned a2 = probe8_avx2(g + 2, bm0, lg0), a6 = probe8_avx2(g + 6, bm0, lg0);
+            if (a2 | a4 | a6) {
+                m3 = reg_confirm(g + 2, a2, bm2);
+                m5 = reg_confirm(g + 4, a4, bm2);
+                m6 = reg_confirm(g + 6, a6, bm2);
+            }
+        }
+        if constexpr (K2 == 2) {
+            m3 = probe8_avx2(g + 2, bm2, lg2);
+            m5 = probe8_avx2(g + 4, bm2, lg2);
+            m6 = probe8_avx2(g + 6, bm2, lg2);
         }
         if (m0 | m3 | m4 | m5 | m6) {
             out.m[0] = m0;
