@@ -16426,7 +16426,7 @@ struct fast_tables {
     bool nibble2 = false;
     alignas(16) unsigned char nib[8][16] = {};
 };
-/// Up to 3 grams per bucket of 8: a position of ordinary text passes about once in 10^5.
+/// Up to 3 grams per bucket of 8: a position of uniform random bytes passes about once in 10^5.
 inline constexpr std::uint32_t nibble_max_grams = 24;
 struct fast_plan {
     int a8 = -1, a4 = -1, b = -1, c = -1;
@@ -16465,12 +16465,12 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
     for (auto& row : nib) std::fill(std::begin(row), std::end(row), static_cast<unsigned char>(0));
     for (std::uint32_t j = 0; j < T.nentries; ++j) {
         const gram_entry& e = grams[T.entries_off + j];
+        if (e.part() >= parts.size()) return false;
         const part_rec& P = parts[e.part()];
-        const std::size_t at = std::size_t(P.gram_delta) + e.k();
-        if (P.right + 2 > prog.size() || prog[P.right] != op_lit || at + 4 > prog[P.right + 1] ||
-            P.right + 2 + at + 4 > prog.size())
+        const std::size_t r = P.right, at = std::size_t(P.gram_delta) + e.k();
+        if (r + 2 > prog.size() || prog[r] != op_lit || at + 4 > prog[r + 1] || r + 2 + at + 4 > prog.size())
             return false;
-        const unsigned char* g = prog.data() + P.right + 2 + at;
+        const unsigned char* g = prog.data() + r + 2 + at;
         const auto bit = static_cast<unsigned char>(1u << (j % 8));
         for (unsigned b = 0; b < 4; ++b) {
             nib[b][g[b] & 15] |= bit;
