@@ -325,8 +325,8 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
 }
 
 [[nodiscard]] inline fast_plan plan_fast(std::span<const tier_rec> tiers, std::span<const std::uint64_t> bitmaps,
-                                         std::span<const gram_entry> grams = {}, std::span<const part_rec> parts = {},
-                                         std::span<const unsigned char> prog = {}) {
+                                         std::span<const gram_entry> grams, std::span<const part_rec> parts,
+                                         std::span<const unsigned char> prog) {
     fast_plan f;
     for (std::size_t t = 0; t < tiers.size(); ++t) {
         const auto& T = tiers[t];
