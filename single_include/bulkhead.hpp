@@ -14987,6 +14987,7 @@ BULKHEAD_NAMESPACE_END
 
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -15252,6 +15253,100 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     return reg ? reg_filter_test(bm, g4) : bloom_test(bm, lg, g4);
 }
 
+/// The AVX2 block scan's filters: blocked Bloom filters of 32-bit words, so that one 32-bit
+/// multiply hashes eight positions and one gather fetches their words (the 64-bit filters
+/// above need two multiplies and four loads per four positions there). The word index is the
+/// top lg bits of g4 * bloom_mul1, the three bit positions come from g4 * bloom_mul2.
+[[nodiscard]] inline std::uint32_t bloom32_word(std::uint32_t g4, unsigned lg) noexcept {
+    return (g4 * bloom_mul1) >> (32 - lg);
+}
+[[nodiscard]] inline std::uint32_t bloom32_mask(std::uint32_t g4) noexcept {
+    const std::uint32_t h = g4 * bloom_mul2;
+    return (1u << (h >> 27)) | (1u << ((h >> 22) & 31)) | (1u << ((h >> 17) & 31));
+}
+[[nodiscard]] inline bool bloom32_test(const std::uint32_t* w, unsigned lg, std::uint32_t g4) noexcept {
+    const std::uint32_t m = bloom32_mask(g4);
+    return (w[bloom32_word(g4, lg)] & m) == m;
+}
+/// Words per key of a 32-bit filter: at least one (32 to 64 bits per gram after rounding up
+/// to a power of two), at least 2^10 words.
+inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
+/// The largest stride-8 filter (log2 of its 32-bit words) the AVX2 scan gathers from; a larger
+/// one is not built and the scan keeps the 64-bit bitmap's probe (four loads per four
+/// positions) for stride 8. Measured on Zen 3: gathering from 2^13 words (32 KiB, the 1k
+/// benchmark set) was 1.2x faster than the 64-bit probe, from 2^17 words (10k) 0.9x. Tests
+/// change it to take both probes; compiled_db reads it when it derives its filters.
+inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
+    static std::atomic<unsigned> v{14};
+    return v;
+}
+
+/// The 32-bit filters of the block scan's three kinds of case-sensitive 4-byte probes:
+/// [0] stride 8 (the 8- and 4-byte stride-8 tiers and the at_start tiers, as the shared
+/// 64-bit bitmap; only up to filters32_gather_max_lg), [1] an at_start stride-4 tier, [2] an
+/// at_start stride-2 tier. They are not saved: compiled_db derives them from the gram entries
+/// when it is compiled or loaded, on CPUs with AVX2 only. lg[k] 0: no filter of that kind.
+struct filters32 {
+    std::vector<std::uint32_t> words;
+    std::size_t off[3] = {0, 0, 0};
+    unsigned lg[3] = {0, 0, 0};
+};
+
+/// The probe key (first 4 bytes) of gram entry `e`: its anchor literal at gram_delta + k.
+/// False when the entry does not point into a literal (a database the compiler did not write).
+[[nodiscard]] inline bool gram_key(const gram_entry& e, std::span<const part_rec> parts, std::span<const unsigned char> prog,
+                                   std::uint32_t& key) noexcept {
+    if (e.part() >= parts.size()) return false;
+    const part_rec& P = parts[e.part()];
+    const std::size_t r = P.right, at = std::size_t(P.gram_delta) + e.k();
+    if (r + 2 > prog.size() || prog[r] != op_lit || at + 4 > prog[r + 1] || r + 2 + at + 4 > prog.size()) return false;
+    std::memcpy(&key, prog.data() + r + 2 + at, 4);
+    return true;
+}
+
+/// Builds filters32 from the tiers the AVX2 block scan probes; empty when there is no
+/// stride-8 tier or a key cannot be derived (the scan then takes the scalar path).
+[[nodiscard]] inline filters32 build_filters32(std::span<const tier_rec> tiers, std::span<const gram_entry> grams,
+                                               std::span<const part_rec> parts, std::span<const unsigned char> prog) {
+    std::vector<std::uint32_t> keys[3];
+    for (const auto& T : tiers) {
+        if (T.fold || T.gram < 4) continue;
+        const int which = T.stride == 8 ? 0 : T.stride == 4 ? 1 : T.stride == 2 ? 2 : -1;
+        if (which < 0 || (which > 0 && !T.at_start)) continue;
+        if (std::size_t(T.entries_off) + T.nentries > grams.size()) return {};
+        for (std::uint32_t j = 0; j < T.nentries; ++j) {
+            std::uint32_t key = 0;
+            if (!gram_key(grams[T.entries_off + j], parts, prog, key)) return {};
+            keys[which].push_back(key);
+            if (which > 0) keys[0].push_back(key);
+        }
+    }
+    filters32 f;
+    if (keys[0].empty()) return f;
+    for (unsigned k = 0; k < 3; ++k) {
+        if (keys[k].empty()) continue;
+        unsigned lg = bloom32_min_lg;
+        while (lg < bloom32_max_lg && (std::size_t(1) << lg) < keys[k].size()) ++lg;
+        if (k == 0 && lg > filters32_gather_max_lg().load(std::memory_order_relaxed)) continue;
+        f.lg[k] = lg;
+        f.off[k] = f.words.size();
+        f.words.resize(f.words.size() + (std::size_t(1) << lg), 0u);
+        std::uint32_t* w = f.words.data() + f.off[k];
+        for (std::uint32_t key : keys[k]) w[bloom32_word(key, lg)] |= bloom32_mask(key);
+    }
+    return f;
+}
+
+/// Whether the CPU has AVX2 (the only user of filters32).
+[[nodiscard]] inline bool cpu_has_avx2() noexcept {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    static const bool v = __builtin_cpu_supports("avx2");
+    return v;
+#else
+    return false;
+#endif
+}
+
 } // namespace detail
 
 /// Prefilter bitmap sizing for 4- and 8-byte grams: `prefilter_bits_per_entry` bits per
@@ -15289,6 +15384,7 @@ public:
             map_ = o.map_;
             map_len_ = o.map_len_;
             stats_ = o.stats_;
+            f32_ = std::move(o.f32_);
             o.map_ = nullptr;
             o.map_len_ = 0;
             o.v_ = {};
@@ -15410,11 +15506,17 @@ private:
         map_len_ = 0;
     }
 
+    /// The AVX2 path's derived filters (see detail::filters32; not saved).
+    void derive_filters() {
+        if (detail::cpu_has_avx2()) f32_ = detail::build_filters32(v_.tiers, v_.grams, v_.parts, v_.prog);
+    }
+
     storage own_;
     views v_;
     void* map_ = nullptr;
     std::size_t map_len_ = 0;
     stats_t stats_;
+    detail::filters32 f32_;
 };
 
 namespace detail {
@@ -15951,6 +16053,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.v_.max_left = spans.max_left;
     out.v_.max_gd = spans.max_gd;
     out.v_.eof_keep = spans.eof_keep;
+    out.derive_filters();
     return out;
 }
 
@@ -16150,6 +16253,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     out.stats_.parts = h.parts;
     out.stats_.prefilter_entries = h.prefilter_entries;
     out.stats_.version = h.version;
+    out.derive_filters();
     return out;
 }
 
@@ -16425,6 +16529,9 @@ struct fast_tables {
     /// some bucket has all eight nibbles.
     bool nibble2 = false;
     alignas(16) unsigned char nib[8][16] = {};
+    /// AVX2: the 32-bit filters (filters32) of the three kinds, lg32 their log2 words.
+    const std::uint32_t* w32[3] = {nullptr, nullptr, nullptr};
+    unsigned lg32[3] = {0, 0, 0};
 };
 /// Up to 3 grams per bucket of 8: a position of uniform random bytes passes about once in 10^5.
 inline constexpr std::uint32_t nibble_max_grams = 24;
@@ -16464,13 +16571,10 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
                                         std::span<const unsigned char> prog, unsigned char (&nib)[8][16]) noexcept {
     for (auto& row : nib) std::fill(std::begin(row), std::end(row), static_cast<unsigned char>(0));
     for (std::uint32_t j = 0; j < T.nentries; ++j) {
-        const gram_entry& e = grams[T.entries_off + j];
-        if (e.part() >= parts.size()) return false;
-        const part_rec& P = parts[e.part()];
-        const std::size_t r = P.right, at = std::size_t(P.gram_delta) + e.k();
-        if (r + 2 > prog.size() || prog[r] != op_lit || at + 4 > prog[r + 1] || r + 2 + at + 4 > prog.size())
-            return false;
-        const unsigned char* g = prog.data() + r + 2 + at;
+        std::uint32_t key = 0;
+        if (!gram_key(grams[T.entries_off + j], parts, prog, key)) return false;
+        unsigned char g[4];
+        std::memcpy(g, &key, 4);
         const auto bit = static_cast<unsigned char>(1u << (j % 8));
         for (unsigned b = 0; b < 4; ++b) {
             nib[b][g[b] & 15] |= bit;
@@ -16482,7 +16586,7 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
 
 [[nodiscard]] inline fast_plan plan_fast(std::span<const tier_rec> tiers, std::span<const std::uint64_t> bitmaps,
                                          std::span<const gram_entry> grams, std::span<const part_rec> parts,
-                                         std::span<const unsigned char> prog) {
+                                         std::span<const unsigned char> prog, const filters32& f32) {
     fast_plan f;
     for (std::size_t t = 0; t < tiers.size(); ++t) {
         const auto& T = tiers[t];
@@ -16506,6 +16610,18 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         if (T.at_start) (which == 1 ? f.sb : f.sc) = i;
     }
     f.isa = prefilter_isa();
+    // AVX2 probes the 32-bit filters compiled_db derived (stride 8: the 64-bit bitmap when
+    // there is none); without them (no AVX2 when the database was made, or keys it could not
+    // derive) the scalar path runs instead
+    if (f.isa == 1 && f.tab.has[0]) {
+        for (int k = 0; k < 3; ++k)
+            if (f32.lg[k] != 0) {
+                f.tab.w32[k] = f32.words.data() + f32.off[k];
+                f.tab.lg32[k] = f32.lg[k];
+            }
+        if ((f.tab.has[1] && f.tab.at_start[1] && !f.tab.w32[1]) || (f.tab.has[2] && f.tab.at_start[2] && !f.tab.w32[2]))
+            f.isa = 0;
+    }
     // Below AVX-512 the stride-8 tiers keep the shared probe, so a block costs one filter
     // lookup for both (and for the at_start tiers there); an at_start stride-4 tier is probed
     // at p+4 in the same pass. So is an at_start stride-2 tier on AVX2, at p+2, p+4 and p+6
@@ -16807,24 +16923,33 @@ __attribute__((target("avx2"), always_inline)) inline unsigned probe4_avx2(__m25
     return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(eq)));
 }
 
+/// The 64-bit bitmap's probe (bloom_test) of the grams at x + 8 b, b < 8 (reads x[0, 64)).
 __attribute__((target("avx2"), always_inline)) inline unsigned probe8_avx2(const unsigned char* x, const std::uint64_t* bm, unsigned lg) {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
     const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
     return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
-/// The register-filter test of the grams at x + 8 b for the lanes b set in `cand` (the lanes
-/// whose gram passed the stride-8 filter, which holds this at_start tier's grams too).
-inline unsigned reg_confirm(const unsigned char* x, unsigned cand, const std::uint64_t* bm) noexcept {
-    unsigned m = 0;
-    while (cand) {
-        const unsigned b = static_cast<unsigned>(__builtin_ctz(cand));
-        cand &= cand - 1;
-        std::uint32_t g4;
-        std::memcpy(&g4, x + 8 * b, 4);
-        if (reg_filter_test(bm, g4)) m |= 1u << b;
-    }
-    return m;
+/// The 32-bit filter test (see filters32) of the grams at x + 8 b, b < 8 (reads x[0, 64)):
+/// bit b set where it passed. One multiply per hash and one gather for the eight words.
+__attribute__((target("avx2"), always_inline)) inline unsigned probe32_avx2(const unsigned char* x, const std::uint32_t* w,
+                                                                          unsigned lg) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+    // the low dword of each 8-byte block: [0 1 4 5 | 2 3 6 7], then blocks 0-7 in order
+    const __m256i g = _mm256_permute4x64_epi64(
+        _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi), 0x88)), 0xD8);
+    const __m256i idx = _mm256_srl_epi32(_mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul1))),
+                                         _mm_cvtsi32_si128(static_cast<int>(32 - lg)));
+    const __m256i h = _mm256_mullo_epi32(g, _mm256_set1_epi32(static_cast<int>(bloom_mul2)));
+    const __m256i one = _mm256_set1_epi32(1), low5 = _mm256_set1_epi32(31);
+    const __m256i m = _mm256_or_si256(
+        _mm256_sllv_epi32(one, _mm256_srli_epi32(h, 27)),
+        _mm256_or_si256(_mm256_sllv_epi32(one, _mm256_and_si256(_mm256_srli_epi32(h, 22), low5)),
+                        _mm256_sllv_epi32(one, _mm256_and_si256(_mm256_srli_epi32(h, 17), low5))));
+    const __m256i word = _mm256_i32gather_epi32(reinterpret_cast<const int*>(w), idx, 4);
+    const __m256i eq = _mm256_cmpeq_epi32(_mm256_and_si256(word, m), m);
+    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(eq)));
 }
 
 /// fast_tables::nib in registers.
@@ -16854,40 +16979,35 @@ __attribute__((target("avx2"), always_inline)) inline std::uint32_t nibble32_avx
 }
 
 /// The block scan of the layout compile() writes on AVX2, over groups of 8 blocks (64 bytes at
-/// x + 64 i, reading 72): the stride-8 probe at each block start, B@p+4 of an at_start
-/// stride-4 tier and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier, specialised on their
-/// filter kinds K1, K2 (0 absent, 1 register filter, 2 Bloom; K2 3: nibble tables). A Bloom
-/// tier is probed with its own bitmap; a register-filtered one (at most 256 grams, which are
-/// in the stride-8 filter too) with the stride-8 bitmap, vector-wide, and its own filter only
-/// where that passed: AVX2 has no 32-dword permute to test a register filter in registers, and
-/// its scalar test (or a gather) costs more per block than the Bloom probe. A stride-2 tier of
-/// at most nibble_max_grams grams is tested with nibble tables held in registers instead (no
-/// memory access: through the stride-8 bitmap its three probes per block cost 40% of the
-/// scan at 10k signatures).
-template <int K1, int K2>
+/// x + 64 i, reading 72): the stride-8 probe at each block start (K0 0: its 32-bit filter;
+/// 1: the 64-bit bitmap, which has no 32-bit twin when it is too large to gather from fast),
+/// B@p+4 of an at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2
+/// tier (K2 1: its 32-bit filter; K2 2: nibble tables). A stride-2 tier of at most nibble_max_grams grams is tested with
+/// nibble tables held in registers instead: no memory access, where three filter probes per
+/// block would double the cost of a group.
+template <int K0, int K1, int K2>
 __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                   const fast_tables& t, fast_masks& out) {
-    const std::uint64_t *bm0 = t.bm[0], *bm1 = t.bm[1], *bm2 = t.bm[2];
-    const unsigned lg0 = t.lg[0], lg1 = t.lg[1], lg2 = t.lg[2];
+    const std::uint32_t *w0 = t.w32[0], *w1 = t.w32[1], *w2 = t.w32[2];
+    const unsigned lg0 = t.lg32[0], lg1 = t.lg32[1], lg2 = t.lg32[2];
+    const std::uint64_t* bm0 = t.bm[0];
+    const unsigned lgb0 = t.lg[0];
     nibble_regs nr{};
-    if constexpr (K2 == 3) nr = load_nibbles(t);
+    if constexpr (K2 == 2) nr = load_nibbles(t);
     for (; i < n; ++i) {
         const unsigned char* g = x + 64 * i;
         prefetch_input(g);
-        const unsigned m0 = probe8_avx2(g, bm0, lg0);
-        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0, a4 = 0;
-        if constexpr (K1 == 1 || K2 == 1) a4 = probe8_avx2(g + 4, bm0, lg0);
-        if constexpr (K1 == 1) m4 = a4 ? reg_confirm(g + 4, a4, bm1) : 0;
-        if constexpr (K1 == 2) m4 = probe8_avx2(g + 4, bm1, lg1);
+        unsigned m0;
+        if constexpr (K0 == 0) m0 = probe32_avx2(g, w0, lg0);
+        else m0 = probe8_avx2(g, bm0, lgb0);
+        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
+        if constexpr (K1 == 1) m4 = probe32_avx2(g + 4, w1, lg1);
         if constexpr (K2 == 1) {
-            const unsigned a2 = probe8_avx2(g + 2, bm0, lg0), a6 = probe8_avx2(g + 6, bm0, lg0);
-            if (a2 | a4 | a6) {
-                m3 = reg_confirm(g + 2, a2, bm2);
-                m5 = reg_confirm(g + 4, a4, bm2);
-                m6 = reg_confirm(g + 6, a6, bm2);
-            }
+            m3 = probe32_avx2(g + 2, w2, lg2);
+            m5 = probe32_avx2(g + 4, w2, lg2);
+            m6 = probe32_avx2(g + 6, w2, lg2);
         }
-        if constexpr (K2 == 3) {
+        if constexpr (K2 == 2) {
             std::uint64_t c = nibble32_avx2(g, nr) | std::uint64_t(nibble32_avx2(g + 32, nr)) << 32;
             while (c) {
                 const auto pos = static_cast<unsigned>(std::countr_zero(c));
@@ -16896,11 +17016,6 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
                 (o == 2 ? m3 : o == 4 ? m5 : m6) |= bit;
             }
         }
-        if constexpr (K2 == 2) {
-            m3 = probe8_avx2(g + 2, bm2, lg2);
-            m5 = probe8_avx2(g + 4, bm2, lg2);
-            m6 = probe8_avx2(g + 6, bm2, lg2);
-        }
         if (group_passed(out, m0, m3, m4, m5, m6)) return i;
     }
     return n;
@@ -16908,24 +17023,25 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
 
 /// Probes the groups x + 64 i for i in [i, n) and stops at the first one where some probe
 /// passed (returns its index, masks in `out`), or returns n. plan_fast() gives AVX2 only the
-/// layout compile() writes: a stride-8 filter, and stride-4/2 tiers only when at_start.
+/// layout compile() writes: a stride-8 filter, and stride-4/2 tiers only when at_start, each
+/// with its filters32 array.
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                  const fast_tables& tab, fast_masks& out) {
     const fast_tables t = tab;
-    const int k1 = t.has[1] ? (t.reg[1] ? 1 : 2) : 0, k2 = t.has[2] ? (t.nibble2 ? 3 : t.reg[2] ? 1 : 2) : 0;
-    switch (k1 * 4 + k2) {
-    case 0: return scan_groups_avx2<0, 0>(x, i, n, t, out);
-    case 1: return scan_groups_avx2<0, 1>(x, i, n, t, out);
-    case 2: return scan_groups_avx2<0, 2>(x, i, n, t, out);
-    case 3: return scan_groups_avx2<0, 3>(x, i, n, t, out);
-    case 4: return scan_groups_avx2<1, 0>(x, i, n, t, out);
-    case 5: return scan_groups_avx2<1, 1>(x, i, n, t, out);
-    case 6: return scan_groups_avx2<1, 2>(x, i, n, t, out);
-    case 7: return scan_groups_avx2<1, 3>(x, i, n, t, out);
-    case 8: return scan_groups_avx2<2, 0>(x, i, n, t, out);
-    case 9: return scan_groups_avx2<2, 1>(x, i, n, t, out);
-    case 10: return scan_groups_avx2<2, 2>(x, i, n, t, out);
-    default: return scan_groups_avx2<2, 3>(x, i, n, t, out);
+    const int k0 = t.w32[0] ? 0 : 1, k1 = t.has[1] ? 1 : 0, k2 = t.has[2] ? (t.nibble2 ? 2 : 1) : 0;
+    switch (k0 * 6 + k1 * 3 + k2) {
+    case 0: return scan_groups_avx2<0, 0, 0>(x, i, n, t, out);
+    case 1: return scan_groups_avx2<0, 0, 1>(x, i, n, t, out);
+    case 2: return scan_groups_avx2<0, 0, 2>(x, i, n, t, out);
+    case 3: return scan_groups_avx2<0, 1, 0>(x, i, n, t, out);
+    case 4: return scan_groups_avx2<0, 1, 1>(x, i, n, t, out);
+    case 5: return scan_groups_avx2<0, 1, 2>(x, i, n, t, out);
+    case 6: return scan_groups_avx2<1, 0, 0>(x, i, n, t, out);
+    case 7: return scan_groups_avx2<1, 0, 1>(x, i, n, t, out);
+    case 8: return scan_groups_avx2<1, 0, 2>(x, i, n, t, out);
+    case 9: return scan_groups_avx2<1, 1, 0>(x, i, n, t, out);
+    case 10: return scan_groups_avx2<1, 1, 1>(x, i, n, t, out);
+    default: return scan_groups_avx2<1, 1, 2>(x, i, n, t, out);
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -16944,7 +17060,7 @@ public:
            std::optional<std::uint64_t> total_size = std::nullopt,
            std::optional<std::uint64_t> file_size = std::nullopt)
         : st_(st), db_(*st.db_), v_(db_.v_), pass_(pass), opt_(opt), size_(total_size),
-          file_size_(file_size), next_p_(v_.tiers.size(), 0), fast_(detail::plan_fast(v_.tiers, v_.bitmaps, v_.grams, v_.parts, v_.prog)) {
+          file_size_(file_size), next_p_(v_.tiers.size(), 0), fast_(detail::plan_fast(v_.tiers, v_.bitmaps, v_.grams, v_.parts, v_.prog, db_.f32_)) {
         st_.reset();
     }
 

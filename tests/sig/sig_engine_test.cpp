@@ -461,6 +461,13 @@ void differential_many(unsigned seed, int count, int min_len, int max_len) {
     auto c = compiled_db::compile(db);
     REQUIRE(c);
     REQUIRE(c->signature_count() == sigs.size());
+    // the same database without the stride-8 32-bit filter: AVX2 probes the 64-bit bitmap
+    auto& gather_lg = detail::filters32_gather_max_lg();
+    const unsigned gather_default = gather_lg;
+    gather_lg = 0;
+    auto c64 = compiled_db::compile(db);
+    gather_lg = gather_default;
+    REQUIRE(c64);
 
     auto& limit = detail::prefilter_isa_limit();
     const int hw = hardware_isa();
@@ -483,16 +490,17 @@ void differential_many(unsigned seed, int count, int min_len, int max_len) {
         }
         std::sort(want.begin(), want.end());
         positives += static_cast<int>(want.size());
-        for (int isa = 0; isa <= hw; ++isa) {
+        for (int run = 0; run <= hw + (hw >= 1); ++run) {
+            const int isa = run > hw ? 1 : run; // the extra run: AVX2 on c64
             limit = isa;
-            scan_state st(*c);
+            scan_state st(run > hw ? *c64 : *c);
             scan_options so;
             so.all_matches = true;
             so.normalize = false;
             std::vector<std::string> got;
             for (auto& m : scan_memory(st, sigtest::bytes(data), so).matches) got.push_back(m.name);
             std::sort(got.begin(), got.end());
-            INFO("round " << round << " isa " << isa);
+            INFO("round " << round << " isa " << isa << (run > hw ? " (64-bit stride-8 bitmap)" : ""));
             CHECK(got == want);
             // the same in chunks: blocks wait for their bytes, and the tail is probed at the end
             match_options mo;
@@ -563,34 +571,42 @@ void every_alignment(unsigned seed, int n_long, int n7, int n5, int every) {
     for (auto& [n, b] : sigs) ndb += n + ":0:*:" + hex(b) + "\n";
     database db;
     REQUIRE(load_text("a.ndb", ndb, db));
-    auto c = compiled_db::compile(db);
-    REQUIRE(c);
     auto& limit = detail::prefilter_isa_limit();
     const int hw = hardware_isa();
     int checked = 0;
-    for (std::size_t i = 0; i < sigs.size(); i += static_cast<std::size_t>(every)) {
-        const auto& [name, bytes] = sigs[i];
-        if (name[0] == 'L' && i % 8 != 0) continue;
-        for (std::size_t pos = 40; pos <= 104; ++pos) {
-            std::string data(200, 'z');
-            data.replace(pos, bytes.size(), bytes);
-            for (int isa = 0; isa <= hw; ++isa) {
-                limit = isa;
-                scan_state st(*c);
-                scan_options so;
-                so.all_matches = true;
-                so.normalize = false;
-                bool found = false;
-                for (auto& m : scan_memory(st, sigtest::bytes(data), so).matches)
-                    found = found || (m.name == name && m.offset == pos);
-                INFO(name << " at " << pos << " isa " << isa);
-                CHECK(found);
-                ++checked;
+    // AVX2 probes stride 8 through a 32-bit filter up to filters32_gather_max_lg, through the
+    // 64-bit bitmap above it: both, by compiling with the default and with 0
+    auto& gather_lg = detail::filters32_gather_max_lg();
+    const unsigned gather_default = gather_lg;
+    for (unsigned gl : {gather_default, 0u}) {
+        gather_lg = gl;
+        auto c = compiled_db::compile(db);
+        gather_lg = gather_default;
+        REQUIRE(c);
+        for (std::size_t i = 0; i < sigs.size(); i += static_cast<std::size_t>(every)) {
+            const auto& [name, bytes] = sigs[i];
+            if (name[0] == 'L' && i % 8 != 0) continue;
+            for (std::size_t pos = 40; pos <= 104; ++pos) {
+                std::string data(200, 'z');
+                data.replace(pos, bytes.size(), bytes);
+                for (int isa = 0; isa <= hw; ++isa) {
+                    limit = isa;
+                    scan_state st(*c);
+                    scan_options so;
+                    so.all_matches = true;
+                    so.normalize = false;
+                    bool found = false;
+                    for (auto& m : scan_memory(st, sigtest::bytes(data), so).matches)
+                        found = found || (m.name == name && m.offset == pos);
+                    INFO(name << " at " << pos << " isa " << isa << " gather_max_lg " << gl);
+                    CHECK(found);
+                    ++checked;
+                }
             }
         }
     }
     limit = 2;
-    CHECK(checked > 1000);
+    CHECK(checked > 2000);
 }
 } // namespace
 
