@@ -15271,11 +15271,11 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 /// Words per key of a 32-bit filter: at least one (32 to 64 bits per gram after rounding up
 /// to a power of two), at least 2^10 words.
 inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
-/// The largest stride-8 filter (log2 of its 32-bit words) the AVX2 scan gathers from; a larger
-/// one is not built and the scan keeps the 64-bit bitmap's probe (four loads per four
-/// positions) for stride 8. Measured on Zen 3: gathering from 2^13 words (32 KiB, the 1k
+/// The largest stride-8 filter (log2 of its 32-bit words) the AVX2 scan gathers from. Above
+/// it no 32-bit filter is built and the scan keeps the 64-bit bitmaps (four loads per four
+/// positions; no more memory). Measured on Zen 3: gathering from 2^13 words (32 KiB, the 1k
 /// benchmark set) was 1.2x faster than the 64-bit probe, from 2^17 words (10k) 0.9x. Tests
-/// change it to take both probes; compiled_db reads it when it derives its filters.
+/// change it to take both paths; compiled_db reads it when it derives its filters.
 inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
     static std::atomic<unsigned> v{14};
     return v;
@@ -15283,9 +15283,10 @@ inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
 
 /// The 32-bit filters of the block scan's three kinds of case-sensitive 4-byte probes:
 /// [0] stride 8 (the 8- and 4-byte stride-8 tiers and the at_start tiers, as the shared
-/// 64-bit bitmap; only up to filters32_gather_max_lg), [1] an at_start stride-4 tier, [2] an
-/// at_start stride-2 tier. They are not saved: compiled_db derives them from the gram entries
-/// when it is compiled or loaded, on CPUs with AVX2 only. lg[k] 0: no filter of that kind.
+/// 64-bit bitmap), [1] an at_start stride-4 tier, [2] an at_start stride-2 tier. They are not
+/// saved: compiled_db derives them from the gram entries when it is compiled or loaded, on
+/// CPUs with AVX2 only, and only when [0] has at most 2^filters32_gather_max_lg words (so
+/// every other filter is smaller). lg[k] 0: no filter of that kind.
 struct filters32 {
     std::vector<std::uint32_t> words;
     std::size_t off[3] = {0, 0, 0};
@@ -15305,34 +15306,47 @@ struct filters32 {
 }
 
 /// Builds filters32 from the tiers the AVX2 block scan probes; empty when there is no
-/// stride-8 tier or a key cannot be derived (the scan then takes the scalar path).
+/// stride-8 tier, it is too large, or a key cannot be derived (the scan then probes the
+/// 64-bit bitmaps).
 [[nodiscard]] inline filters32 build_filters32(std::span<const tier_rec> tiers, std::span<const gram_entry> grams,
                                                std::span<const part_rec> parts, std::span<const unsigned char> prog) {
-    std::vector<std::uint32_t> keys[3];
-    for (const auto& T : tiers) {
-        if (T.fold || T.gram < 4) continue;
+    // the kind of filter a tier's keys go to (the at_start ones go to [0] as well), or -1
+    auto kind = [](const tier_rec& T) {
+        if (T.fold || T.gram < 4) return -1;
         const int which = T.stride == 8 ? 0 : T.stride == 4 ? 1 : T.stride == 2 ? 2 : -1;
-        if (which < 0 || (which > 0 && !T.at_start)) continue;
+        return which > 0 && !T.at_start ? -1 : which;
+    };
+    std::size_t count[3] = {0, 0, 0};
+    for (const auto& T : tiers) {
+        const int which = kind(T);
+        if (which < 0) continue;
         if (std::size_t(T.entries_off) + T.nentries > grams.size()) return {};
-        for (std::uint32_t j = 0; j < T.nentries; ++j) {
-            std::uint32_t key = 0;
-            if (!gram_key(grams[T.entries_off + j], parts, prog, key)) return {};
-            keys[which].push_back(key);
-            if (which > 0) keys[0].push_back(key);
-        }
+        count[which] += T.nentries;
+        if (which > 0) count[0] += T.nentries;
     }
     filters32 f;
-    if (keys[0].empty()) return f;
+    if (count[0] == 0) return f;
     for (unsigned k = 0; k < 3; ++k) {
-        if (keys[k].empty()) continue;
+        if (count[k] == 0) continue;
         unsigned lg = bloom32_min_lg;
-        while (lg < bloom32_max_lg && (std::size_t(1) << lg) < keys[k].size()) ++lg;
-        if (k == 0 && lg > filters32_gather_max_lg().load(std::memory_order_relaxed)) continue;
+        while (lg < bloom32_max_lg && (std::size_t(1) << lg) < count[k]) ++lg;
+        if (k == 0 && lg > filters32_gather_max_lg().load(std::memory_order_relaxed)) return {};
         f.lg[k] = lg;
         f.off[k] = f.words.size();
         f.words.resize(f.words.size() + (std::size_t(1) << lg), 0u);
-        std::uint32_t* w = f.words.data() + f.off[k];
-        for (std::uint32_t key : keys[k]) w[bloom32_word(key, lg)] |= bloom32_mask(key);
+    }
+    auto set = [&](unsigned k, std::uint32_t key) {
+        f.words[f.off[k] + bloom32_word(key, f.lg[k])] |= bloom32_mask(key);
+    };
+    for (const auto& T : tiers) {
+        const int which = kind(T);
+        if (which < 0) continue;
+        for (std::uint32_t j = 0; j < T.nentries; ++j) {
+            std::uint32_t key = 0;
+            if (!gram_key(grams[T.entries_off + j], parts, prog, key)) return {};
+            set(static_cast<unsigned>(which), key);
+            if (which > 0) set(0, key);
+        }
     }
     return f;
 }
@@ -16610,18 +16624,15 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         if (T.at_start) (which == 1 ? f.sb : f.sc) = i;
     }
     f.isa = prefilter_isa();
-    // AVX2 probes the 32-bit filters compiled_db derived (stride 8: the 64-bit bitmap when
-    // there is none); without them (no AVX2 when the database was made, or keys it could not
-    // derive) the scalar path runs instead
-    if (f.isa == 1 && f.tab.has[0]) {
+    // AVX2 probes the 32-bit filters compiled_db derived when it has them all, else the 64-bit
+    // bitmaps (see scan_groups32_avx2 and scan_groups_avx2)
+    if (f.isa == 1 && f.tab.has[0] && f32.lg[0] != 0 && (!f.tab.has[1] || !f.tab.at_start[1] || f32.lg[1] != 0) &&
+        (!f.tab.has[2] || !f.tab.at_start[2] || f32.lg[2] != 0))
         for (int k = 0; k < 3; ++k)
             if (f32.lg[k] != 0) {
                 f.tab.w32[k] = f32.words.data() + f32.off[k];
                 f.tab.lg32[k] = f32.lg[k];
             }
-        if ((f.tab.has[1] && f.tab.at_start[1] && !f.tab.w32[1]) || (f.tab.has[2] && f.tab.at_start[2] && !f.tab.w32[2]))
-            f.isa = 0;
-    }
     // Below AVX-512 the stride-8 tiers keep the shared probe, so a block costs one filter
     // lookup for both (and for the at_start tiers there); an at_start stride-4 tier is probed
     // at p+4 in the same pass. So is an at_start stride-2 tier on AVX2, at p+2, p+4 and p+6
@@ -16930,6 +16941,20 @@ __attribute__((target("avx2"), always_inline)) inline unsigned probe8_avx2(const
     return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
+/// The register-filter test of the grams at x + 8 b for the lanes b set in `cand` (the lanes
+/// whose gram passed the stride-8 filter, which holds this at_start tier's grams too).
+inline unsigned reg_confirm(const unsigned char* x, unsigned cand, const std::uint64_t* bm) noexcept {
+    unsigned m = 0;
+    while (cand) {
+        const unsigned b = static_cast<unsigned>(__builtin_ctz(cand));
+        cand &= cand - 1;
+        std::uint32_t g4;
+        std::memcpy(&g4, x + 8 * b, 4);
+        if (reg_filter_test(bm, g4)) m |= 1u << b;
+    }
+    return m;
+}
+
 /// The 32-bit filter test (see filters32) of the grams at x + 8 b, b < 8 (reads x[0, 64)):
 /// bit b set where it passed. One multiply per hash and one gather for the eight words.
 __attribute__((target("avx2"), always_inline)) inline unsigned probe32_avx2(const unsigned char* x, const std::uint32_t* w,
@@ -16979,27 +17004,75 @@ __attribute__((target("avx2"), always_inline)) inline std::uint32_t nibble32_avx
 }
 
 /// The block scan of the layout compile() writes on AVX2, over groups of 8 blocks (64 bytes at
-/// x + 64 i, reading 72): the stride-8 probe at each block start (K0 0: its 32-bit filter;
-/// 1: the 64-bit bitmap, which has no 32-bit twin when it is too large to gather from fast),
-/// B@p+4 of an at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2
-/// tier (K2 1: its 32-bit filter; K2 2: nibble tables). A stride-2 tier of at most nibble_max_grams grams is tested with
+/// x + 64 i, reading 72): the stride-8 probe at each block start, B@p+4 of an at_start
+/// stride-4 tier and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier, specialised on their
+/// filter kinds K1, K2 (0 absent, 1 register filter, 2 Bloom; K2 3: nibble tables). A Bloom
+/// tier is probed with its own bitmap; a register-filtered one (at most 256 grams, which are
+/// in the stride-8 filter too) with the stride-8 bitmap, vector-wide, and its own filter only
+/// where that passed: AVX2 has no 32-dword permute to test a register filter in registers, and
+/// its scalar test (or a gather) costs more per block than the Bloom probe. A stride-2 tier of
+/// at most nibble_max_grams grams is tested with nibble tables held in registers instead (no
+/// memory access: through the stride-8 bitmap its three probes per block cost 40% of the
+/// scan at 10k signatures).
+template <int K1, int K2>
+__attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                  const fast_tables& t, fast_masks& out) {
+    const std::uint64_t *bm0 = t.bm[0], *bm1 = t.bm[1], *bm2 = t.bm[2];
+    const unsigned lg0 = t.lg[0], lg1 = t.lg[1], lg2 = t.lg[2];
+    nibble_regs nr{};
+    if constexpr (K2 == 3) nr = load_nibbles(t);
+    for (; i < n; ++i) {
+        const unsigned char* g = x + 64 * i;
+        prefetch_input(g);
+        const unsigned m0 = probe8_avx2(g, bm0, lg0);
+        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0, a4 = 0;
+        if constexpr (K1 == 1 || K2 == 1) a4 = probe8_avx2(g + 4, bm0, lg0);
+        if constexpr (K1 == 1) m4 = a4 ? reg_confirm(g + 4, a4, bm1) : 0;
+        if constexpr (K1 == 2) m4 = probe8_avx2(g + 4, bm1, lg1);
+        if constexpr (K2 == 1) {
+            const unsigned a2 = probe8_avx2(g + 2, bm0, lg0), a6 = probe8_avx2(g + 6, bm0, lg0);
+            if (a2 | a4 | a6) {
+                m3 = reg_confirm(g + 2, a2, bm2);
+                m5 = reg_confirm(g + 4, a4, bm2);
+                m6 = reg_confirm(g + 6, a6, bm2);
+            }
+        }
+        if constexpr (K2 == 3) {
+            std::uint64_t c = nibble32_avx2(g, nr) | std::uint64_t(nibble32_avx2(g + 32, nr)) << 32;
+            while (c) {
+                const auto pos = static_cast<unsigned>(std::countr_zero(c));
+                c &= c - 1;
+                const unsigned bit = 1u << (pos >> 3), o = pos & 7;
+                (o == 2 ? m3 : o == 4 ? m5 : m6) |= bit;
+            }
+        }
+        if constexpr (K2 == 2) {
+            m3 = probe8_avx2(g + 2, bm2, lg2);
+            m5 = probe8_avx2(g + 4, bm2, lg2);
+            m6 = probe8_avx2(g + 6, bm2, lg2);
+        }
+        if (group_passed(out, m0, m3, m4, m5, m6)) return i;
+    }
+    return n;
+}
+
+/// scan_groups_avx2 with the 32-bit filters (filters32, derived where the stride-8 one is
+/// small enough to gather from fast): the stride-8 probe at each block start, B@p+4 of an
+/// at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier (K2 1:
+/// its 32-bit filter; K2 2: nibble tables), each filter probe one probe32_avx2. A stride-2 tier of at most nibble_max_grams grams is tested with
 /// nibble tables held in registers instead: no memory access, where three filter probes per
 /// block would double the cost of a group.
-template <int K0, int K1, int K2>
-__attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsigned char* x, std::size_t i, std::size_t n,
+template <int K1, int K2>
+__attribute__((target("avx2"))) inline std::size_t scan_groups32_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                   const fast_tables& t, fast_masks& out) {
     const std::uint32_t *w0 = t.w32[0], *w1 = t.w32[1], *w2 = t.w32[2];
     const unsigned lg0 = t.lg32[0], lg1 = t.lg32[1], lg2 = t.lg32[2];
-    const std::uint64_t* bm0 = t.bm[0];
-    const unsigned lgb0 = t.lg[0];
     nibble_regs nr{};
     if constexpr (K2 == 2) nr = load_nibbles(t);
     for (; i < n; ++i) {
         const unsigned char* g = x + 64 * i;
         prefetch_input(g);
-        unsigned m0;
-        if constexpr (K0 == 0) m0 = probe32_avx2(g, w0, lg0);
-        else m0 = probe8_avx2(g, bm0, lgb0);
+        const unsigned m0 = probe32_avx2(g, w0, lg0);
         unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
         if constexpr (K1 == 1) m4 = probe32_avx2(g + 4, w1, lg1);
         if constexpr (K2 == 1) {
@@ -17028,20 +17101,31 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                  const fast_tables& tab, fast_masks& out) {
     const fast_tables t = tab;
-    const int k0 = t.w32[0] ? 0 : 1, k1 = t.has[1] ? 1 : 0, k2 = t.has[2] ? (t.nibble2 ? 2 : 1) : 0;
-    switch (k0 * 6 + k1 * 3 + k2) {
-    case 0: return scan_groups_avx2<0, 0, 0>(x, i, n, t, out);
-    case 1: return scan_groups_avx2<0, 0, 1>(x, i, n, t, out);
-    case 2: return scan_groups_avx2<0, 0, 2>(x, i, n, t, out);
-    case 3: return scan_groups_avx2<0, 1, 0>(x, i, n, t, out);
-    case 4: return scan_groups_avx2<0, 1, 1>(x, i, n, t, out);
-    case 5: return scan_groups_avx2<0, 1, 2>(x, i, n, t, out);
-    case 6: return scan_groups_avx2<1, 0, 0>(x, i, n, t, out);
-    case 7: return scan_groups_avx2<1, 0, 1>(x, i, n, t, out);
-    case 8: return scan_groups_avx2<1, 0, 2>(x, i, n, t, out);
-    case 9: return scan_groups_avx2<1, 1, 0>(x, i, n, t, out);
-    case 10: return scan_groups_avx2<1, 1, 1>(x, i, n, t, out);
-    default: return scan_groups_avx2<1, 1, 2>(x, i, n, t, out);
+    if (t.w32[0]) {
+        const int k1 = t.has[1] ? 1 : 0, k2 = t.has[2] ? (t.nibble2 ? 2 : 1) : 0;
+        switch (k1 * 3 + k2) {
+        case 0: return scan_groups32_avx2<0, 0>(x, i, n, t, out);
+        case 1: return scan_groups32_avx2<0, 1>(x, i, n, t, out);
+        case 2: return scan_groups32_avx2<0, 2>(x, i, n, t, out);
+        case 3: return scan_groups32_avx2<1, 0>(x, i, n, t, out);
+        case 4: return scan_groups32_avx2<1, 1>(x, i, n, t, out);
+        default: return scan_groups32_avx2<1, 2>(x, i, n, t, out);
+        }
+    }
+    const int k1 = t.has[1] ? (t.reg[1] ? 1 : 2) : 0, k2 = t.has[2] ? (t.nibble2 ? 3 : t.reg[2] ? 1 : 2) : 0;
+    switch (k1 * 4 + k2) {
+    case 0: return scan_groups_avx2<0, 0>(x, i, n, t, out);
+    case 1: return scan_groups_avx2<0, 1>(x, i, n, t, out);
+    case 2: return scan_groups_avx2<0, 2>(x, i, n, t, out);
+    case 3: return scan_groups_avx2<0, 3>(x, i, n, t, out);
+    case 4: return scan_groups_avx2<1, 0>(x, i, n, t, out);
+    case 5: return scan_groups_avx2<1, 1>(x, i, n, t, out);
+    case 6: return scan_groups_avx2<1, 2>(x, i, n, t, out);
+    case 7: return scan_groups_avx2<1, 3>(x, i, n, t, out);
+    case 8: return scan_groups_avx2<2, 0>(x, i, n, t, out);
+    case 9: return scan_groups_avx2<2, 1>(x, i, n, t, out);
+    case 10: return scan_groups_avx2<2, 2>(x, i, n, t, out);
+    default: return scan_groups_avx2<2, 3>(x, i, n, t, out);
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)

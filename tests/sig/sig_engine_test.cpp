@@ -461,7 +461,7 @@ void differential_many(unsigned seed, int count, int min_len, int max_len) {
     auto c = compiled_db::compile(db);
     REQUIRE(c);
     REQUIRE(c->signature_count() == sigs.size());
-    // the same database without the stride-8 32-bit filter: AVX2 probes the 64-bit bitmap
+    // the same database without the 32-bit filters: AVX2 probes the 64-bit bitmaps
     auto& gather_lg = detail::filters32_gather_max_lg();
     const unsigned gather_default = gather_lg;
     gather_lg = 0;
@@ -500,7 +500,7 @@ void differential_many(unsigned seed, int count, int min_len, int max_len) {
             std::vector<std::string> got;
             for (auto& m : scan_memory(st, sigtest::bytes(data), so).matches) got.push_back(m.name);
             std::sort(got.begin(), got.end());
-            INFO("round " << round << " isa " << isa << (run > hw ? " (64-bit stride-8 bitmap)" : ""));
+            INFO("round " << round << " isa " << isa << (run > hw ? " (64-bit bitmaps)" : ""));
             CHECK(got == want);
             // the same in chunks: blocks wait for their bytes, and the tail is probed at the end
             match_options mo;
@@ -574,8 +574,8 @@ void every_alignment(unsigned seed, int n_long, int n7, int n5, int every) {
     auto& limit = detail::prefilter_isa_limit();
     const int hw = hardware_isa();
     int checked = 0;
-    // AVX2 probes stride 8 through a 32-bit filter up to filters32_gather_max_lg, through the
-    // 64-bit bitmap above it: both, by compiling with the default and with 0
+    // AVX2 probes 32-bit filters while the stride-8 one has at most 2^filters32_gather_max_lg
+    // words, the 64-bit bitmaps above that: both, by compiling with the default and with 0
     auto& gather_lg = detail::filters32_gather_max_lg();
     const unsigned gather_default = gather_lg;
     for (unsigned gl : {gather_default, 0u}) {

@@ -311,11 +311,11 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 /// Words per key of a 32-bit filter: at least one (32 to 64 bits per gram after rounding up
 /// to a power of two), at least 2^10 words.
 inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
-/// The largest stride-8 filter (log2 of its 32-bit words) the AVX2 scan gathers from; a larger
-/// one is not built and the scan keeps the 64-bit bitmap's probe (four loads per four
-/// positions) for stride 8. Measured on Zen 3: gathering from 2^13 words (32 KiB, the 1k
+/// The largest stride-8 filter (log2 of its 32-bit words) the AVX2 scan gathers from. Above
+/// it no 32-bit filter is built and the scan keeps the 64-bit bitmaps (four loads per four
+/// positions; no more memory). Measured on Zen 3: gathering from 2^13 words (32 KiB, the 1k
 /// benchmark set) was 1.2x faster than the 64-bit probe, from 2^17 words (10k) 0.9x. Tests
-/// change it to take both probes; compiled_db reads it when it derives its filters.
+/// change it to take both paths; compiled_db reads it when it derives its filters.
 inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
     static std::atomic<unsigned> v{14};
     return v;
@@ -323,9 +323,10 @@ inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
 
 /// The 32-bit filters of the block scan's three kinds of case-sensitive 4-byte probes:
 /// [0] stride 8 (the 8- and 4-byte stride-8 tiers and the at_start tiers, as the shared
-/// 64-bit bitmap; only up to filters32_gather_max_lg), [1] an at_start stride-4 tier, [2] an
-/// at_start stride-2 tier. They are not saved: compiled_db derives them from the gram entries
-/// when it is compiled or loaded, on CPUs with AVX2 only. lg[k] 0: no filter of that kind.
+/// 64-bit bitmap), [1] an at_start stride-4 tier, [2] an at_start stride-2 tier. They are not
+/// saved: compiled_db derives them from the gram entries when it is compiled or loaded, on
+/// CPUs with AVX2 only, and only when [0] has at most 2^filters32_gather_max_lg words (so
+/// every other filter is smaller). lg[k] 0: no filter of that kind.
 struct filters32 {
     std::vector<std::uint32_t> words;
     std::size_t off[3] = {0, 0, 0};
@@ -345,34 +346,47 @@ struct filters32 {
 }
 
 /// Builds filters32 from the tiers the AVX2 block scan probes; empty when there is no
-/// stride-8 tier or a key cannot be derived (the scan then takes the scalar path).
+/// stride-8 tier, it is too large, or a key cannot be derived (the scan then probes the
+/// 64-bit bitmaps).
 [[nodiscard]] inline filters32 build_filters32(std::span<const tier_rec> tiers, std::span<const gram_entry> grams,
                                                std::span<const part_rec> parts, std::span<const unsigned char> prog) {
-    std::vector<std::uint32_t> keys[3];
-    for (const auto& T : tiers) {
-        if (T.fold || T.gram < 4) continue;
+    // the kind of filter a tier's keys go to (the at_start ones go to [0] as well), or -1
+    auto kind = [](const tier_rec& T) {
+        if (T.fold || T.gram < 4) return -1;
         const int which = T.stride == 8 ? 0 : T.stride == 4 ? 1 : T.stride == 2 ? 2 : -1;
-        if (which < 0 || (which > 0 && !T.at_start)) continue;
+        return which > 0 && !T.at_start ? -1 : which;
+    };
+    std::size_t count[3] = {0, 0, 0};
+    for (const auto& T : tiers) {
+        const int which = kind(T);
+        if (which < 0) continue;
         if (std::size_t(T.entries_off) + T.nentries > grams.size()) return {};
-        for (std::uint32_t j = 0; j < T.nentries; ++j) {
-            std::uint32_t key = 0;
-            if (!gram_key(grams[T.entries_off + j], parts, prog, key)) return {};
-            keys[which].push_back(key);
-            if (which > 0) keys[0].push_back(key);
-        }
+        count[which] += T.nentries;
+        if (which > 0) count[0] += T.nentries;
     }
     filters32 f;
-    if (keys[0].empty()) return f;
+    if (count[0] == 0) return f;
     for (unsigned k = 0; k < 3; ++k) {
-        if (keys[k].empty()) continue;
+        if (count[k] == 0) continue;
         unsigned lg = bloom32_min_lg;
-        while (lg < bloom32_max_lg && (std::size_t(1) << lg) < keys[k].size()) ++lg;
-        if (k == 0 && lg > filters32_gather_max_lg().load(std::memory_order_relaxed)) continue;
+        while (lg < bloom32_max_lg && (std::size_t(1) << lg) < count[k]) ++lg;
+        if (k == 0 && lg > filters32_gather_max_lg().load(std::memory_order_relaxed)) return {};
         f.lg[k] = lg;
         f.off[k] = f.words.size();
         f.words.resize(f.words.size() + (std::size_t(1) << lg), 0u);
-        std::uint32_t* w = f.words.data() + f.off[k];
-        for (std::uint32_t key : keys[k]) w[bloom32_word(key, lg)] |= bloom32_mask(key);
+    }
+    auto set = [&](unsigned k, std::uint32_t key) {
+        f.words[f.off[k] + bloom32_word(key, f.lg[k])] |= bloom32_mask(key);
+    };
+    for (const auto& T : tiers) {
+        const int which = kind(T);
+        if (which < 0) continue;
+        for (std::uint32_t j = 0; j < T.nentries; ++j) {
+            std::uint32_t key = 0;
+            if (!gram_key(grams[T.entries_off + j], parts, prog, key)) return {};
+            set(static_cast<unsigned>(which), key);
+            if (which > 0) set(0, key);
+        }
     }
     return f;
 }

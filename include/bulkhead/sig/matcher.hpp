@@ -350,18 +350,15 @@ inline std::atomic<int>& prefilter_isa_limit() noexcept {
         if (T.at_start) (which == 1 ? f.sb : f.sc) = i;
     }
     f.isa = prefilter_isa();
-    // AVX2 probes the 32-bit filters compiled_db derived (stride 8: the 64-bit bitmap when
-    // there is none); without them (no AVX2 when the database was made, or keys it could not
-    // derive) the scalar path runs instead
-    if (f.isa == 1 && f.tab.has[0]) {
+    // AVX2 probes the 32-bit filters compiled_db derived when it has them all, else the 64-bit
+    // bitmaps (see scan_groups32_avx2 and scan_groups_avx2)
+    if (f.isa == 1 && f.tab.has[0] && f32.lg[0] != 0 && (!f.tab.has[1] || !f.tab.at_start[1] || f32.lg[1] != 0) &&
+        (!f.tab.has[2] || !f.tab.at_start[2] || f32.lg[2] != 0))
         for (int k = 0; k < 3; ++k)
             if (f32.lg[k] != 0) {
                 f.tab.w32[k] = f32.words.data() + f32.off[k];
                 f.tab.lg32[k] = f32.lg[k];
             }
-        if ((f.tab.has[1] && f.tab.at_start[1] && !f.tab.w32[1]) || (f.tab.has[2] && f.tab.at_start[2] && !f.tab.w32[2]))
-            f.isa = 0;
-    }
     // Below AVX-512 the stride-8 tiers keep the shared probe, so a block costs one filter
     // lookup for both (and for the at_start tiers there); an at_start stride-4 tier is probed
     // at p+4 in the same pass. So is an at_start stride-2 tier on AVX2, at p+2, p+4 and p+6
@@ -670,6 +667,20 @@ __attribute__((target("avx2"), always_inline)) inline unsigned probe8_avx2(const
     return probe4_avx2(lo, bm, lg) | probe4_avx2(hi, bm, lg) << 4;
 }
 
+/// The register-filter test of the grams at x + 8 b for the lanes b set in `cand` (the lanes
+/// whose gram passed the stride-8 filter, which holds this at_start tier's grams too).
+inline unsigned reg_confirm(const unsigned char* x, unsigned cand, const std::uint64_t* bm) noexcept {
+    unsigned m = 0;
+    while (cand) {
+        const unsigned b = static_cast<unsigned>(__builtin_ctz(cand));
+        cand &= cand - 1;
+        std::uint32_t g4;
+        std::memcpy(&g4, x + 8 * b, 4);
+        if (reg_filter_test(bm, g4)) m |= 1u << b;
+    }
+    return m;
+}
+
 /// The 32-bit filter test (see filters32) of the grams at x + 8 b, b < 8 (reads x[0, 64)):
 /// bit b set where it passed. One multiply per hash and one gather for the eight words.
 __attribute__((target("avx2"), always_inline)) inline unsigned probe32_avx2(const unsigned char* x, const std::uint32_t* w,
@@ -719,27 +730,75 @@ __attribute__((target("avx2"), always_inline)) inline std::uint32_t nibble32_avx
 }
 
 /// The block scan of the layout compile() writes on AVX2, over groups of 8 blocks (64 bytes at
-/// x + 64 i, reading 72): the stride-8 probe at each block start (K0 0: its 32-bit filter;
-/// 1: the 64-bit bitmap, which has no 32-bit twin when it is too large to gather from fast),
-/// B@p+4 of an at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2
-/// tier (K2 1: its 32-bit filter; K2 2: nibble tables). A stride-2 tier of at most nibble_max_grams grams is tested with
+/// x + 64 i, reading 72): the stride-8 probe at each block start, B@p+4 of an at_start
+/// stride-4 tier and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier, specialised on their
+/// filter kinds K1, K2 (0 absent, 1 register filter, 2 Bloom; K2 3: nibble tables). A Bloom
+/// tier is probed with its own bitmap; a register-filtered one (at most 256 grams, which are
+/// in the stride-8 filter too) with the stride-8 bitmap, vector-wide, and its own filter only
+/// where that passed: AVX2 has no 32-dword permute to test a register filter in registers, and
+/// its scalar test (or a gather) costs more per block than the Bloom probe. A stride-2 tier of
+/// at most nibble_max_grams grams is tested with nibble tables held in registers instead (no
+/// memory access: through the stride-8 bitmap its three probes per block cost 40% of the
+/// scan at 10k signatures).
+template <int K1, int K2>
+__attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsigned char* x, std::size_t i, std::size_t n,
+                                                                  const fast_tables& t, fast_masks& out) {
+    const std::uint64_t *bm0 = t.bm[0], *bm1 = t.bm[1], *bm2 = t.bm[2];
+    const unsigned lg0 = t.lg[0], lg1 = t.lg[1], lg2 = t.lg[2];
+    nibble_regs nr{};
+    if constexpr (K2 == 3) nr = load_nibbles(t);
+    for (; i < n; ++i) {
+        const unsigned char* g = x + 64 * i;
+        prefetch_input(g);
+        const unsigned m0 = probe8_avx2(g, bm0, lg0);
+        unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0, a4 = 0;
+        if constexpr (K1 == 1 || K2 == 1) a4 = probe8_avx2(g + 4, bm0, lg0);
+        if constexpr (K1 == 1) m4 = a4 ? reg_confirm(g + 4, a4, bm1) : 0;
+        if constexpr (K1 == 2) m4 = probe8_avx2(g + 4, bm1, lg1);
+        if constexpr (K2 == 1) {
+            const unsigned a2 = probe8_avx2(g + 2, bm0, lg0), a6 = probe8_avx2(g + 6, bm0, lg0);
+            if (a2 | a4 | a6) {
+                m3 = reg_confirm(g + 2, a2, bm2);
+                m5 = reg_confirm(g + 4, a4, bm2);
+                m6 = reg_confirm(g + 6, a6, bm2);
+            }
+        }
+        if constexpr (K2 == 3) {
+            std::uint64_t c = nibble32_avx2(g, nr) | std::uint64_t(nibble32_avx2(g + 32, nr)) << 32;
+            while (c) {
+                const auto pos = static_cast<unsigned>(std::countr_zero(c));
+                c &= c - 1;
+                const unsigned bit = 1u << (pos >> 3), o = pos & 7;
+                (o == 2 ? m3 : o == 4 ? m5 : m6) |= bit;
+            }
+        }
+        if constexpr (K2 == 2) {
+            m3 = probe8_avx2(g + 2, bm2, lg2);
+            m5 = probe8_avx2(g + 4, bm2, lg2);
+            m6 = probe8_avx2(g + 6, bm2, lg2);
+        }
+        if (group_passed(out, m0, m3, m4, m5, m6)) return i;
+    }
+    return n;
+}
+
+/// scan_groups_avx2 with the 32-bit filters (filters32, derived where the stride-8 one is
+/// small enough to gather from fast): the stride-8 probe at each block start, B@p+4 of an
+/// at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier (K2 1:
+/// its 32-bit filter; K2 2: nibble tables), each filter probe one probe32_avx2. A stride-2 tier of at most nibble_max_grams grams is tested with
 /// nibble tables held in registers instead: no memory access, where three filter probes per
 /// block would double the cost of a group.
-template <int K0, int K1, int K2>
-__attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsigned char* x, std::size_t i, std::size_t n,
+template <int K1, int K2>
+__attribute__((target("avx2"))) inline std::size_t scan_groups32_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                   const fast_tables& t, fast_masks& out) {
     const std::uint32_t *w0 = t.w32[0], *w1 = t.w32[1], *w2 = t.w32[2];
     const unsigned lg0 = t.lg32[0], lg1 = t.lg32[1], lg2 = t.lg32[2];
-    const std::uint64_t* bm0 = t.bm[0];
-    const unsigned lgb0 = t.lg[0];
     nibble_regs nr{};
     if constexpr (K2 == 2) nr = load_nibbles(t);
     for (; i < n; ++i) {
         const unsigned char* g = x + 64 * i;
         prefetch_input(g);
-        unsigned m0;
-        if constexpr (K0 == 0) m0 = probe32_avx2(g, w0, lg0);
-        else m0 = probe8_avx2(g, bm0, lgb0);
+        const unsigned m0 = probe32_avx2(g, w0, lg0);
         unsigned m3 = 0, m4 = 0, m5 = 0, m6 = 0;
         if constexpr (K1 == 1) m4 = probe32_avx2(g + 4, w1, lg1);
         if constexpr (K2 == 1) {
@@ -768,20 +827,31 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
 __attribute__((target("avx2"))) inline std::size_t next_group_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                  const fast_tables& tab, fast_masks& out) {
     const fast_tables t = tab;
-    const int k0 = t.w32[0] ? 0 : 1, k1 = t.has[1] ? 1 : 0, k2 = t.has[2] ? (t.nibble2 ? 2 : 1) : 0;
-    switch (k0 * 6 + k1 * 3 + k2) {
-    case 0: return scan_groups_avx2<0, 0, 0>(x, i, n, t, out);
-    case 1: return scan_groups_avx2<0, 0, 1>(x, i, n, t, out);
-    case 2: return scan_groups_avx2<0, 0, 2>(x, i, n, t, out);
-    case 3: return scan_groups_avx2<0, 1, 0>(x, i, n, t, out);
-    case 4: return scan_groups_avx2<0, 1, 1>(x, i, n, t, out);
-    case 5: return scan_groups_avx2<0, 1, 2>(x, i, n, t, out);
-    case 6: return scan_groups_avx2<1, 0, 0>(x, i, n, t, out);
-    case 7: return scan_groups_avx2<1, 0, 1>(x, i, n, t, out);
-    case 8: return scan_groups_avx2<1, 0, 2>(x, i, n, t, out);
-    case 9: return scan_groups_avx2<1, 1, 0>(x, i, n, t, out);
-    case 10: return scan_groups_avx2<1, 1, 1>(x, i, n, t, out);
-    default: return scan_groups_avx2<1, 1, 2>(x, i, n, t, out);
+    if (t.w32[0]) {
+        const int k1 = t.has[1] ? 1 : 0, k2 = t.has[2] ? (t.nibble2 ? 2 : 1) : 0;
+        switch (k1 * 3 + k2) {
+        case 0: return scan_groups32_avx2<0, 0>(x, i, n, t, out);
+        case 1: return scan_groups32_avx2<0, 1>(x, i, n, t, out);
+        case 2: return scan_groups32_avx2<0, 2>(x, i, n, t, out);
+        case 3: return scan_groups32_avx2<1, 0>(x, i, n, t, out);
+        case 4: return scan_groups32_avx2<1, 1>(x, i, n, t, out);
+        default: return scan_groups32_avx2<1, 2>(x, i, n, t, out);
+        }
+    }
+    const int k1 = t.has[1] ? (t.reg[1] ? 1 : 2) : 0, k2 = t.has[2] ? (t.nibble2 ? 3 : t.reg[2] ? 1 : 2) : 0;
+    switch (k1 * 4 + k2) {
+    case 0: return scan_groups_avx2<0, 0>(x, i, n, t, out);
+    case 1: return scan_groups_avx2<0, 1>(x, i, n, t, out);
+    case 2: return scan_groups_avx2<0, 2>(x, i, n, t, out);
+    case 3: return scan_groups_avx2<0, 3>(x, i, n, t, out);
+    case 4: return scan_groups_avx2<1, 0>(x, i, n, t, out);
+    case 5: return scan_groups_avx2<1, 1>(x, i, n, t, out);
+    case 6: return scan_groups_avx2<1, 2>(x, i, n, t, out);
+    case 7: return scan_groups_avx2<1, 3>(x, i, n, t, out);
+    case 8: return scan_groups_avx2<2, 0>(x, i, n, t, out);
+    case 9: return scan_groups_avx2<2, 1>(x, i, n, t, out);
+    case 10: return scan_groups_avx2<2, 2>(x, i, n, t, out);
+    default: return scan_groups_avx2<2, 3>(x, i, n, t, out);
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)
