@@ -15273,8 +15273,9 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
 inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
 /// The largest stride-8 filter (log2 of its 32-bit words) the AVX2 scan gathers from. Above
 /// it no 32-bit filter is built and the scan keeps the 64-bit bitmaps (four loads per four
-/// positions; no more memory). Measured on Zen 3: gathering from 2^13 words (32 KiB, the 1k
-/// benchmark set) was 1.2x faster than the 64-bit probe, from 2^17 words (10k) 0.9x. Tests
+/// positions; no more memory). Measured on Zen 3 (medians of five runs): with the stride-8
+/// probe gathering from 2^13 words (32 KiB, the 1k benchmark set) the scan was 1.10x as fast
+/// as with the 64-bit probe, from 2^17 words (10k) 0.93x. Tests
 /// change it to take both paths; compiled_db reads it when it derives its filters.
 inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
     static std::atomic<unsigned> v{14};
