@@ -250,6 +250,49 @@ TEST_CASE("the stream keeps a bounded tail", "[unit]") {
     CHECK(s.matches().size() == 1);
 }
 
+TEST_CASE("a loaded database finds what the compiled one finds on every prefilter path", "[unit]") {
+    // load() derives the filters save() does not write (the AVX2 32-bit filters, the stride-8
+    // tiers' walk filters): anchors of every case-sensitive stride-8/4/2 tier, planted in text
+    std::mt19937 rng(7);
+    auto word = [&](int len) {
+        std::string w;
+        for (int i = 0; i < len; ++i) w += static_cast<char>('a' + rng() % 26);
+        return w;
+    };
+    std::string ndb, data;
+    std::set<std::string> all;
+    const int lens[4][3] = {{40, 16, 24}, {20, 11, 14}, {10, 7, 10}, {6, 5, 6}}; // count, min, max
+    int id = 0;
+    for (auto& [count, lo, hi] : lens)
+        for (int i = 0; i < count; ++i, ++id) {
+            const std::string name = "W" + std::to_string(id), lit = word(lo + static_cast<int>(rng() % unsigned(hi - lo + 1)));
+            ndb += name + ":0:*:" + hex(lit) + "\n";
+            all.insert(name);
+            data += std::string(1 + rng() % 40, ' ') + lit;
+        }
+    data += std::string(64, ' ');
+    engine e(ndb);
+    sigtest::temp_dir td;
+    REQUIRE(e.c->save(td / "w.bhdb"));
+    auto l = compiled_db::load(td / "w.bhdb");
+    REQUIRE(l);
+    auto& limit = detail::prefilter_isa_limit();
+    for (int isa = 0; isa <= hardware_isa(); ++isa) {
+        limit = isa;
+        for (const compiled_db* db : {&*e.c, &*l}) {
+            scan_state st(*db);
+            scan_options so;
+            so.all_matches = true;
+            so.normalize = false;
+            std::set<std::string> got;
+            for (auto& m : scan_memory(st, sigtest::bytes(data), so).matches) got.insert(m.name);
+            INFO("isa " << isa << (db == &*l ? " loaded" : " compiled"));
+            CHECK(got == all);
+        }
+    }
+    limit = 2;
+}
+
 TEST_CASE("compiled database saves and maps back", "[unit]") {
     sigtest::temp_dir td;
     // fixed offsets (C, D match; E is one byte off) live in the entry_ext array: they must map back too

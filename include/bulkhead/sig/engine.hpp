@@ -334,15 +334,22 @@ struct filters32 {
     unsigned lg[3] = {0, 0, 0};
 };
 
-/// The probe key (first 4 bytes) of gram entry `e`: its anchor literal at gram_delta + k.
-/// False when the entry does not point into a literal (a database the compiler did not write).
-[[nodiscard]] inline bool gram_key(const gram_entry& e, std::span<const part_rec> parts, std::span<const unsigned char> prog,
-                                   std::uint32_t& key) noexcept {
-    if (e.part() >= parts.size()) return false;
+/// The first n bytes of gram entry `e` (n <= 8): its anchor literal at gram_delta + k. Null
+/// when the entry does not point into a literal (a database the compiler did not write).
+[[nodiscard]] inline const unsigned char* gram_bytes(const gram_entry& e, std::span<const part_rec> parts,
+                                                     std::span<const unsigned char> prog, unsigned n) noexcept {
+    if (e.part() >= parts.size()) return nullptr;
     const part_rec& P = parts[e.part()];
     const std::size_t r = P.right, at = std::size_t(P.gram_delta) + e.k();
-    if (r + 2 > prog.size() || prog[r] != op_lit || at + 4 > prog[r + 1] || r + 2 + at + 4 > prog.size()) return false;
-    std::memcpy(&key, prog.data() + r + 2 + at, 4);
+    if (r + 2 > prog.size() || prog[r] != op_lit || at + n > prog[r + 1] || r + 2 + at + n > prog.size()) return nullptr;
+    return prog.data() + r + 2 + at;
+}
+/// The probe key (first 4 bytes) of gram entry `e`; false where gram_bytes is null.
+[[nodiscard]] inline bool gram_key(const gram_entry& e, std::span<const part_rec> parts, std::span<const unsigned char> prog,
+                                   std::uint32_t& key) noexcept {
+    const unsigned char* b = gram_bytes(e, parts, prog, 4);
+    if (!b) return false;
+    std::memcpy(&key, b, 4);
     return true;
 }
 
@@ -388,6 +395,51 @@ struct filters32 {
             set(static_cast<unsigned>(which), key);
             if (which > 0) set(0, key);
         }
+    }
+    return f;
+}
+
+/// Second-level filters of the case-sensitive stride-8 tiers ([0] 8-byte grams, [1] 4-byte
+/// grams), keyed as their tables are (load_gram). The stride-8 probe is shared by both tiers
+/// and by the at_start tiers, and it tests 4 bytes, so most of its passes belong to none or
+/// to one tier only: words like "ther" that open an 8-byte gram pass it wherever they occur
+/// in text. Before a pass costs a bucket walk in a tier, the tier's own filter is tested
+/// (about 8 bits per gram, a few percent false positives). Derived like filters32, on every
+/// CPU. lg[k] 0: none (every pass walks).
+struct walk_filters {
+    std::vector<std::uint32_t> words;
+    std::size_t off[2] = {0, 0};
+    unsigned lg[2] = {0, 0};
+    [[nodiscard]] bool pass(unsigned k, std::uint32_t key) const noexcept {
+        return lg[k] == 0 || bloom32_test(words.data() + off[k], lg[k], key);
+    }
+};
+inline constexpr unsigned walk_filter_min_lg = 6;
+
+[[nodiscard]] inline walk_filters build_walk_filters(std::span<const tier_rec> tiers, std::span<const gram_entry> grams,
+                                                     std::span<const part_rec> parts, std::span<const unsigned char> prog) {
+    walk_filters f;
+    for (const auto& T : tiers) {
+        if (T.fold || T.stride != 8 || (T.gram != 8 && T.gram != 4)) continue;
+        const unsigned k = T.gram == 8 ? 0 : 1;
+        if (f.lg[k] != 0 || std::size_t(T.entries_off) + T.nentries > grams.size()) continue;
+        unsigned lg = walk_filter_min_lg;
+        while (lg < bloom32_max_lg && (std::size_t(4) << lg) < T.nentries) ++lg; // 8 bits per gram
+        const std::size_t off = f.words.size();
+        f.words.resize(off + (std::size_t(1) << lg), 0u);
+        bool ok = true;
+        for (std::uint32_t j = 0; j < T.nentries && ok; ++j) {
+            const unsigned char* b = gram_bytes(grams[T.entries_off + j], parts, prog, T.gram);
+            if (!b) { ok = false; break; }
+            const std::uint32_t key = load_gram(b, T.gram, false);
+            f.words[off + bloom32_word(key, lg)] |= bloom32_mask(key);
+        }
+        if (!ok) {
+            f.words.resize(off);
+            continue;
+        }
+        f.off[k] = off;
+        f.lg[k] = lg;
     }
     return f;
 }
@@ -440,6 +492,7 @@ public:
             map_len_ = o.map_len_;
             stats_ = o.stats_;
             f32_ = std::move(o.f32_);
+            wf_ = std::move(o.wf_);
             o.map_ = nullptr;
             o.map_len_ = 0;
             o.v_ = {};
@@ -564,6 +617,7 @@ private:
     /// The AVX2 path's derived filters (see detail::filters32; not saved).
     void derive_filters() {
         if (detail::cpu_has_avx2()) f32_ = detail::build_filters32(v_.tiers, v_.grams, v_.parts, v_.prog);
+        wf_ = detail::build_walk_filters(v_.tiers, v_.grams, v_.parts, v_.prog);
     }
 
     storage own_;
@@ -572,6 +626,7 @@ private:
     std::size_t map_len_ = 0;
     stats_t stats_;
     detail::filters32 f32_;
+    detail::walk_filters wf_; ///< the stride-8 tiers' second-level filters (not saved)
 };
 
 namespace detail {

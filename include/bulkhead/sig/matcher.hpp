@@ -1124,8 +1124,13 @@ private:
         const unsigned char* x = w + (p - wbase);
         if (bits & 1) {
             const std::uint32_t g4 = detail::load_gram(x, 4, false);
-            if (fast_.a8 >= 0 && p + 8 <= end) queue_hit(v_.tiers[fast_.a8], p, detail::load_gram(x, 8, false), w, wbase, end);
-            if (fast_.a4 >= 0) queue_hit(v_.tiers[fast_.a4], p, g4, w, wbase, end);
+            // each stride-8 tier's own filter first: the shared probe passes for either
+            const auto& wf = db_.wf_;
+            if (fast_.a8 >= 0 && p + 8 <= end) {
+                const std::uint32_t g8 = detail::load_gram(x, 8, false);
+                if (wf.pass(0, g8)) queue_hit(v_.tiers[fast_.a8], p, g8, w, wbase, end);
+            }
+            if (fast_.a4 >= 0 && wf.pass(1, g4)) queue_hit(v_.tiers[fast_.a4], p, g4, w, wbase, end);
             // the at_start tiers' own filters hold their grams too: most passes here are the
             // stride-8 tiers', so a probe spares a bucket walk
             const auto& ft = fast_.tab;
