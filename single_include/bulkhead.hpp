@@ -15275,8 +15275,8 @@ inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
 /// it no 32-bit filter is built and the scan keeps the 64-bit bitmaps (four loads per four
 /// positions; no more memory). Measured on Zen 3 (medians of five runs): with the stride-8
 /// probe gathering from 2^13 words (32 KiB, the 1k benchmark set) the scan was 1.10x as fast
-/// as with the 64-bit probe, from 2^17 words (10k) 0.93x. Tests
-/// change it to take both paths; compiled_db reads it when it derives its filters.
+/// as with the 64-bit probe, from 2^17 words (10k) 0.93x. Tests change it to take both
+/// paths; compiled_db reads it when it derives its filters.
 inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
     static std::atomic<unsigned> v{14};
     return v;
@@ -15364,8 +15364,8 @@ struct filters32 {
 /// and by the at_start tiers, and it tests 4 bytes, so most of its passes belong to none or
 /// to one tier only: words like "ther" that open an 8-byte gram pass it wherever they occur
 /// in text. Before a pass costs a bucket walk in a tier, the tier's own filter is tested
-/// (about 8 bits per gram, a few percent false positives). Derived like filters32, on every
-/// CPU. lg[k] 0: none (every pass walks).
+/// (8 to 16 bits per gram, at least 2^walk_filter_min_lg words; at 8 bits about 4.5% of
+/// other keys pass). Derived like filters32, on every CPU. lg[k] 0: none (every pass walks).
 struct walk_filters {
     std::vector<std::uint32_t> words;
     std::size_t off[2] = {0, 0};
@@ -15574,7 +15574,8 @@ private:
         map_len_ = 0;
     }
 
-    /// The AVX2 path's derived filters (see detail::filters32; not saved).
+    /// The filters derived from the gram entries, not saved (detail::filters32 on AVX2 CPUs,
+    /// detail::walk_filters everywhere).
     void derive_filters() {
         if (detail::cpu_has_avx2()) f32_ = detail::build_filters32(v_.tiers, v_.grams, v_.parts, v_.prog);
         wf_ = detail::build_walk_filters(v_.tiers, v_.grams, v_.parts, v_.prog);
@@ -17115,9 +17116,8 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
 /// scan_groups_avx2 with the 32-bit filters (filters32, derived where the stride-8 one is
 /// small enough to gather from fast): the stride-8 probe at each block start, B@p+4 of an
 /// at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier (K2 1:
-/// its 32-bit filter; K2 2: nibble tables), each filter probe one probe32_avx2. A stride-2 tier of at most nibble_max_grams grams is tested with
-/// nibble tables held in registers instead: no memory access, where three filter probes per
-/// block would double the cost of a group.
+/// its 32-bit filter; K2 2: the nibble tables of a tiny one), each filter probe one
+/// probe32_avx2.
 template <int K1, int K2>
 __attribute__((target("avx2"))) inline std::size_t scan_groups32_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                   const fast_tables& t, fast_masks& out) {

@@ -315,8 +315,8 @@ inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
 /// it no 32-bit filter is built and the scan keeps the 64-bit bitmaps (four loads per four
 /// positions; no more memory). Measured on Zen 3 (medians of five runs): with the stride-8
 /// probe gathering from 2^13 words (32 KiB, the 1k benchmark set) the scan was 1.10x as fast
-/// as with the 64-bit probe, from 2^17 words (10k) 0.93x. Tests
-/// change it to take both paths; compiled_db reads it when it derives its filters.
+/// as with the 64-bit probe, from 2^17 words (10k) 0.93x. Tests change it to take both
+/// paths; compiled_db reads it when it derives its filters.
 inline std::atomic<unsigned>& filters32_gather_max_lg() noexcept {
     static std::atomic<unsigned> v{14};
     return v;
@@ -404,8 +404,8 @@ struct filters32 {
 /// and by the at_start tiers, and it tests 4 bytes, so most of its passes belong to none or
 /// to one tier only: words like "ther" that open an 8-byte gram pass it wherever they occur
 /// in text. Before a pass costs a bucket walk in a tier, the tier's own filter is tested
-/// (about 8 bits per gram, a few percent false positives). Derived like filters32, on every
-/// CPU. lg[k] 0: none (every pass walks).
+/// (8 to 16 bits per gram, at least 2^walk_filter_min_lg words; at 8 bits about 4.5% of
+/// other keys pass). Derived like filters32, on every CPU. lg[k] 0: none (every pass walks).
 struct walk_filters {
     std::vector<std::uint32_t> words;
     std::size_t off[2] = {0, 0};
@@ -614,7 +614,8 @@ private:
         map_len_ = 0;
     }
 
-    /// The AVX2 path's derived filters (see detail::filters32; not saved).
+    /// The filters derived from the gram entries, not saved (detail::filters32 on AVX2 CPUs,
+    /// detail::walk_filters everywhere).
     void derive_filters() {
         if (detail::cpu_has_avx2()) f32_ = detail::build_filters32(v_.tiers, v_.grams, v_.parts, v_.prog);
         wf_ = detail::build_walk_filters(v_.tiers, v_.grams, v_.parts, v_.prog);

@@ -785,9 +785,8 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
 /// scan_groups_avx2 with the 32-bit filters (filters32, derived where the stride-8 one is
 /// small enough to gather from fast): the stride-8 probe at each block start, B@p+4 of an
 /// at_start stride-4 tier (K1 1) and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier (K2 1:
-/// its 32-bit filter; K2 2: nibble tables), each filter probe one probe32_avx2. A stride-2 tier of at most nibble_max_grams grams is tested with
-/// nibble tables held in registers instead: no memory access, where three filter probes per
-/// block would double the cost of a group.
+/// its 32-bit filter; K2 2: the nibble tables of a tiny one), each filter probe one
+/// probe32_avx2.
 template <int K1, int K2>
 __attribute__((target("avx2"))) inline std::size_t scan_groups32_avx2(const unsigned char* x, std::size_t i, std::size_t n,
                                                                   const fast_tables& t, fast_masks& out) {
