@@ -752,11 +752,15 @@ struct scan_spans {
     friend bool operator==(const scan_spans&, const scan_spans&) = default;
 };
 
+/// The most bytes an `aa[x-y]` lead reaches before its HEXSIG (1 + 32), plus the byte before
+/// it that `::f` looks at.
+inline constexpr std::uint32_t lead_span_max = 34;
+
 [[nodiscard]] inline scan_spans spans_of(std::span<const part_rec> parts, std::span<const entry_rec> entries,
                                          std::span<const entry_ext> ext, std::span<const std::uint32_t> direct_eof) {
     scan_spans r;
     for (const auto& p : parts) {
-        r.max_left = std::max<std::uint32_t>(r.max_left, p.left_max + (p.lead != no_lead ? 34u : 0u));
+        r.max_left = std::max<std::uint32_t>(r.max_left, p.left_max + (p.lead != no_lead ? lead_span_max : 0u));
         r.max_gd = std::max<std::uint32_t>(r.max_gd, p.gram_delta + 8u + 4u);
     }
     for (auto id : direct_eof) {

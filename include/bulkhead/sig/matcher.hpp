@@ -1249,7 +1249,9 @@ private:
         }
         std::uint64_t a0 = s0 + P.left_min, a1 = s0 + X.off_shift + P.left_max;
         std::uint64_t end = wbase + wlen;
-        std::uint64_t need_from = s0 > 0 ? s0 - 1 : 0; // one byte before, for ::f
+        // one byte before, for ::f; an `aa[x-y]` lead reaches further back than s0
+        const std::uint64_t back = P.lead != detail::no_lead ? detail::lead_span_max : 1;
+        std::uint64_t need_from = s0 > back ? s0 - back : 0;
         if (need_from < wbase) { ++undecided_; return; }
         for (std::uint64_t a = a0; a <= a1 && a <= end && !stop_; ++a) {
             if (!logical && st_.done_[eid]) return;
@@ -1313,11 +1315,13 @@ private:
         for (auto* cv : {&cands_, &single_})
             for (auto& c : *cv) keep = std::min(keep, c.anchor > v_.max_left + 1 ? c.anchor - v_.max_left - 1 : 0);
         if (next_direct_ < v_.direct_abs.size()) {
+            // check_direct's need_from: up to lead_span_max bytes before the offset
             std::uint64_t n = v_.ext[v_.entries[v_.direct_abs[next_direct_]].ext].off_n;
-            keep = std::min(keep, n > 0 ? n - 1 : 0);
+            keep = std::min(keep, n > detail::lead_span_max ? n - detail::lead_span_max : 0);
         }
         if (!v_.direct_eof.empty()) {
-            std::uint64_t k = std::min<std::uint64_t>(v_.eof_keep, std::uint64_t(64) << 20);
+            // eof_keep does not count a lead before the HEXSIG: keep lead_span_max more
+            std::uint64_t k = std::min<std::uint64_t>(v_.eof_keep + detail::lead_span_max, std::uint64_t(64) << 20);
             keep = std::min(keep, end > k ? end - k : 0);
         }
         if (keep > base_) {
