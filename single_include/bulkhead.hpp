@@ -15268,6 +15268,9 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     const std::uint32_t m = bloom32_mask(g4);
     return (w[bloom32_word(g4, lg)] & m) == m;
 }
+inline void bloom32_set(std::uint32_t* w, unsigned lg, std::uint32_t g4) noexcept {
+    w[bloom32_word(g4, lg)] |= bloom32_mask(g4);
+}
 /// Words per key of a 32-bit filter: at least one (32 to 64 bits per gram after rounding up
 /// to a power of two), at least 2^10 words.
 inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
@@ -15343,9 +15346,7 @@ struct filters32 {
         f.off[k] = f.words.size();
         f.words.resize(f.words.size() + (std::size_t(1) << lg), 0u);
     }
-    auto set = [&](unsigned k, std::uint32_t key) {
-        f.words[f.off[k] + bloom32_word(key, f.lg[k])] |= bloom32_mask(key);
-    };
+    auto set = [&](unsigned k, std::uint32_t key) { bloom32_set(f.words.data() + f.off[k], f.lg[k], key); };
     for (const auto& T : tiers) {
         const int which = kind(T);
         if (which < 0) continue;
@@ -15391,8 +15392,7 @@ inline constexpr unsigned walk_filter_min_lg = 6;
         for (std::uint32_t j = 0; j < T.nentries && ok; ++j) {
             const unsigned char* b = gram_bytes(grams[T.entries_off + j], parts, prog, T.gram);
             if (!b) { ok = false; break; }
-            const std::uint32_t key = load_gram(b, T.gram, false);
-            f.words[off + bloom32_word(key, lg)] |= bloom32_mask(key);
+            bloom32_set(f.words.data() + off, lg, load_gram(b, T.gram, false));
         }
         if (!ok) {
             f.words.resize(off);
@@ -17064,6 +17064,19 @@ __attribute__((target("avx2"), always_inline)) inline std::uint32_t nibble32_avx
     return ~static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(acc, _mm256_setzero_si256())));
 }
 
+/// The nibble-table test of the 8 blocks at g, as the group loops' masks: bit b of m3, m5,
+/// m6 set where the gram at g + 8 b + 2, + 4, + 6 passed.
+__attribute__((target("avx2"), always_inline)) inline void nibble_group_avx2(const unsigned char* g, const nibble_regs& nr,
+                                                                           unsigned& m3, unsigned& m5, unsigned& m6) {
+    std::uint64_t c = nibble32_avx2(g, nr) | std::uint64_t(nibble32_avx2(g + 32, nr)) << 32;
+    while (c) {
+        const auto pos = static_cast<unsigned>(std::countr_zero(c));
+        c &= c - 1;
+        const unsigned bit = 1u << (pos >> 3), o = pos & 7;
+        (o == 2 ? m3 : o == 4 ? m5 : m6) |= bit;
+    }
+}
+
 /// The block scan of the layout compile() writes on AVX2, over groups of 8 blocks (64 bytes at
 /// x + 64 i, reading 72): the stride-8 probe at each block start, B@p+4 of an at_start
 /// stride-4 tier and C@p+2, C@p+4, C@p+6 of an at_start stride-2 tier, specialised on their
@@ -17098,15 +17111,7 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups_avx2(const unsign
                 m6 = reg_confirm(g + 6, a6, bm2);
             }
         }
-        if constexpr (K2 == 3) {
-            std::uint64_t c = nibble32_avx2(g, nr) | std::uint64_t(nibble32_avx2(g + 32, nr)) << 32;
-            while (c) {
-                const auto pos = static_cast<unsigned>(std::countr_zero(c));
-                c &= c - 1;
-                const unsigned bit = 1u << (pos >> 3), o = pos & 7;
-                (o == 2 ? m3 : o == 4 ? m5 : m6) |= bit;
-            }
-        }
+        if constexpr (K2 == 3) nibble_group_avx2(g, nr, m3, m5, m6);
         if constexpr (K2 == 2) {
             m3 = probe8_avx2(g + 2, bm2, lg2);
             m5 = probe8_avx2(g + 4, bm2, lg2);
@@ -17140,15 +17145,7 @@ __attribute__((target("avx2"))) inline std::size_t scan_groups32_avx2(const unsi
             m5 = probe32_avx2(g + 4, w2, lg2);
             m6 = probe32_avx2(g + 6, w2, lg2);
         }
-        if constexpr (K2 == 2) {
-            std::uint64_t c = nibble32_avx2(g, nr) | std::uint64_t(nibble32_avx2(g + 32, nr)) << 32;
-            while (c) {
-                const auto pos = static_cast<unsigned>(std::countr_zero(c));
-                c &= c - 1;
-                const unsigned bit = 1u << (pos >> 3), o = pos & 7;
-                (o == 2 ? m3 : o == 4 ? m5 : m6) |= bit;
-            }
-        }
+        if constexpr (K2 == 2) nibble_group_avx2(g, nr, m3, m5, m6);
         if (group_passed(out, m0, m3, m4, m5, m6)) return i;
     }
     return n;

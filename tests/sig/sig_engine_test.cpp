@@ -21,6 +21,17 @@ int hardware_isa() {
 #endif
 }
 
+/// Compiles `db` with filters32_gather_max_lg set to `lg` (0: no 32-bit filters, so AVX2
+/// probes the 64-bit bitmaps), then restores the setting.
+bulkhead::result<compiled_db> compile_with_gather_lg(database& db, unsigned lg) {
+    auto& g = detail::filters32_gather_max_lg();
+    const unsigned saved = g;
+    g = lg;
+    auto c = compiled_db::compile(db);
+    g = saved;
+    return c;
+}
+
 struct engine {
     database db;
     std::optional<compiled_db> c;
@@ -525,11 +536,7 @@ void differential_many(unsigned seed, int count, int min_len, int max_len) {
     REQUIRE(c);
     REQUIRE(c->signature_count() == sigs.size());
     // the same database without the 32-bit filters: AVX2 probes the 64-bit bitmaps
-    auto& gather_lg = detail::filters32_gather_max_lg();
-    const unsigned gather_default = gather_lg;
-    gather_lg = 0;
-    auto c64 = compiled_db::compile(db);
-    gather_lg = gather_default;
+    auto c64 = compile_with_gather_lg(db, 0);
     REQUIRE(c64);
 
     auto& limit = detail::prefilter_isa_limit();
@@ -639,12 +646,8 @@ void every_alignment(unsigned seed, int n_long, int n7, int n5, int every) {
     int checked = 0;
     // AVX2 probes 32-bit filters while the stride-8 one has at most 2^filters32_gather_max_lg
     // words, the 64-bit bitmaps above that: both, by compiling with the default and with 0
-    auto& gather_lg = detail::filters32_gather_max_lg();
-    const unsigned gather_default = gather_lg;
-    for (unsigned gl : {gather_default, 0u}) {
-        gather_lg = gl;
-        auto c = compiled_db::compile(db);
-        gather_lg = gather_default;
+    for (unsigned gl : {detail::filters32_gather_max_lg().load(), 0u}) {
+        auto c = compile_with_gather_lg(db, gl);
         REQUIRE(c);
         for (std::size_t i = 0; i < sigs.size(); i += static_cast<std::size_t>(every)) {
             const auto& [name, bytes] = sigs[i];

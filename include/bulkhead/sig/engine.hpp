@@ -308,6 +308,9 @@ inline void reg_filter_set(std::uint64_t* bm, std::uint32_t g4) noexcept {
     const std::uint32_t m = bloom32_mask(g4);
     return (w[bloom32_word(g4, lg)] & m) == m;
 }
+inline void bloom32_set(std::uint32_t* w, unsigned lg, std::uint32_t g4) noexcept {
+    w[bloom32_word(g4, lg)] |= bloom32_mask(g4);
+}
 /// Words per key of a 32-bit filter: at least one (32 to 64 bits per gram after rounding up
 /// to a power of two), at least 2^10 words.
 inline constexpr unsigned bloom32_min_lg = 10, bloom32_max_lg = 28;
@@ -383,9 +386,7 @@ struct filters32 {
         f.off[k] = f.words.size();
         f.words.resize(f.words.size() + (std::size_t(1) << lg), 0u);
     }
-    auto set = [&](unsigned k, std::uint32_t key) {
-        f.words[f.off[k] + bloom32_word(key, f.lg[k])] |= bloom32_mask(key);
-    };
+    auto set = [&](unsigned k, std::uint32_t key) { bloom32_set(f.words.data() + f.off[k], f.lg[k], key); };
     for (const auto& T : tiers) {
         const int which = kind(T);
         if (which < 0) continue;
@@ -431,8 +432,7 @@ inline constexpr unsigned walk_filter_min_lg = 6;
         for (std::uint32_t j = 0; j < T.nentries && ok; ++j) {
             const unsigned char* b = gram_bytes(grams[T.entries_off + j], parts, prog, T.gram);
             if (!b) { ok = false; break; }
-            const std::uint32_t key = load_gram(b, T.gram, false);
-            f.words[off + bloom32_word(key, lg)] |= bloom32_mask(key);
+            bloom32_set(f.words.data() + off, lg, load_gram(b, T.gram, false));
         }
         if (!ok) {
             f.words.resize(off);
