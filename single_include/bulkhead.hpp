@@ -14996,7 +14996,6 @@ BULKHEAD_NAMESPACE_END
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <fcntl.h>
@@ -15731,26 +15730,71 @@ inline constexpr std::uint32_t lead_span_max = 34;
     return r;
 }
 
+/// The string table of a database being compiled: names appended NUL-terminated, each
+/// distinct name stored once. An open-addressing table of (offset, hash) pairs into the table
+/// itself, so interning a million names (a ClamAV hash database) allocates nothing per name.
+class string_interner {
+public:
+    explicit string_interner(std::vector<char>& arena) : arena_(arena) {}
+
+    /// Appends `s` without looking it up; returns its offset.
+    std::uint32_t append(std::string_view s) {
+        auto off = static_cast<std::uint32_t>(arena_.size());
+        arena_.insert(arena_.end(), s.begin(), s.end());
+        arena_.push_back('\0');
+        return off;
+    }
+    /// The offset of `s`, appended first if it is not there yet.
+    std::uint32_t intern(std::string_view s) {
+        if ((count_ + 1) * 2 > slots_.size()) grow();
+        const std::uint32_t h = hash(s);
+        for (std::size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+            auto& sl = slots_[i];
+            if (sl.off == empty) {
+                sl = {append(s), h};
+                ++count_;
+                return sl.off;
+            }
+            if (sl.hash == h && equals(sl.off, s)) return sl.off;
+        }
+    }
+
+private:
+    struct slot { std::uint32_t off, hash; };
+    static constexpr std::uint32_t empty = 0xffffffffu;
+    static std::uint32_t hash(std::string_view s) noexcept {
+        std::uint64_t h = 0xcbf29ce484222325ull; // FNV-1a, then folded
+        for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+        return static_cast<std::uint32_t>(h ^ (h >> 32));
+    }
+    [[nodiscard]] bool equals(std::uint32_t off, std::string_view s) const noexcept {
+        return off + s.size() < arena_.size() && std::memcmp(arena_.data() + off, s.data(), s.size()) == 0 &&
+               arena_[off + s.size()] == '\0';
+    }
+    void grow() {
+        std::vector<slot> old(std::max<std::size_t>(64, slots_.size() * 2), slot{empty, 0});
+        old.swap(slots_);
+        for (auto& sl : old)
+            if (sl.off != empty)
+                for (std::size_t i = sl.hash & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1))
+                    if (slots_[i].off == empty) {
+                        slots_[i] = sl;
+                        break;
+                    }
+    }
+    std::vector<char>& arena_;
+    std::vector<slot> slots_;
+    std::size_t count_ = 0;
+};
+
 } // namespace detail
 
 inline result<compiled_db> compiled_db::compile(database& db, const compile_options& opt) {
     using namespace detail;
     compiled_db out;
     storage& S = out.own_;
-    auto add_string = [&](std::string_view s) {
-        auto off = static_cast<std::uint32_t>(S.strings.size());
-        S.strings.insert(S.strings.end(), s.begin(), s.end());
-        S.strings.push_back('\0');
-        return off;
-    };
-    std::unordered_map<std::string, std::uint32_t> name_ids;
-    auto name_id = [&](const std::string& n) {
-        auto it = name_ids.find(n);
-        if (it != name_ids.end()) return it->second;
-        auto id = add_string(n);
-        name_ids.emplace(n, id);
-        return id;
-    };
+    string_interner names(S.strings);
+    auto name_id = [&](std::string_view n) { return names.intern(n); };
     // Anchors to index, per tier key.
     struct anchor_item { std::uint32_t part; std::string window; };
     struct tier_key { unsigned gram, stride; bool fold; };

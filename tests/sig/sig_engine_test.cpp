@@ -228,6 +228,53 @@ TEST_CASE("hash signatures and allow lists", "[unit]") {
     CHECK(scan_memory(st2, sigtest::bytes("longest!")).infected());
 }
 
+TEST_CASE("the string table stores each distinct name once", "[unit]") {
+    std::vector<char> arena;
+    detail::string_interner in(arena);
+    // Prefixes of one another, an empty name, and enough names to grow the table many times.
+    const auto ab = in.intern("ab"), a = in.intern("a"), abc = in.intern("abc"), e = in.intern("");
+    CHECK(std::string(arena.data() + ab) == "ab");
+    CHECK(std::string(arena.data() + a) == "a");
+    CHECK(std::string(arena.data() + abc) == "abc");
+    CHECK(arena[e] == '\0');
+    std::set<std::uint32_t> offs{ab, a, abc, e};
+    CHECK(offs.size() == 4);
+    std::vector<std::uint32_t> first;
+    for (int i = 0; i < 5000; ++i) first.push_back(in.intern("Win.Trojan.Agent-" + std::to_string(i) + "-0"));
+    const auto size_after = arena.size();
+    for (int i = 0; i < 5000; ++i) {
+        auto off = in.intern("Win.Trojan.Agent-" + std::to_string(i) + "-0");
+        CHECK(off == first[static_cast<std::size_t>(i)]);
+        CHECK(std::string(arena.data() + off) == "Win.Trojan.Agent-" + std::to_string(i) + "-0");
+    }
+    CHECK(arena.size() == size_after); // nothing appended the second time
+    CHECK(in.intern("a") == a);
+    CHECK(in.intern("ab") == ab);
+    // append() never looks up: the same name twice gets two offsets
+    CHECK(in.append("dup") != in.append("dup"));
+
+    // Through compile: a logical signature's subsignatures and its ::w form share one name,
+    // and a hash database's names survive the round trip.
+    database db;
+    REQUIRE(load_text("n.hdb", "900150983cd24fb0d6963f7d28e17f72:3:Same.Name\n"
+                               "e2fc714c4727ee9395f324cd2e7f331f:4:Other.Name\n", db));
+    REQUIRE(load_text("n.ndb", "Same.Name:0:*:6c6f6e67657374\n", db));
+    auto c = compiled_db::compile(db);
+    REQUIRE(c);
+    scan_state st(*c);
+    scan_options o;
+    o.all_matches = true;
+    auto r1 = scan_memory(st, sigtest::bytes("abc"), o);
+    REQUIRE(r1.matches.size() == 1);
+    CHECK(std::string(r1.matches[0].name) == "Same.Name");
+    auto r2 = scan_memory(st, sigtest::bytes("abcd"), o);
+    REQUIRE(r2.matches.size() == 1);
+    CHECK(std::string(r2.matches[0].name) == "Other.Name");
+    auto r3 = scan_memory(st, sigtest::bytes("the longest"), o);
+    REQUIRE(r3.matches.size() == 1);
+    CHECK(std::string(r3.matches[0].name) == "Same.Name");
+}
+
 TEST_CASE("streaming finds matches across every chunk boundary", "[unit]") {
     engine e("A:0:*:" + hex("0123456789abcdef") + "\n"
              "B:0:*:" + hex("xy") + "{3-6}" + hex("zw") + "*" + hex("tail!") + "\n"
