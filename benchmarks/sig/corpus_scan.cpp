@@ -6,6 +6,7 @@
 #include "driver_util.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
@@ -14,7 +15,10 @@
 #include <iterator>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <sys/mman.h>
 
 namespace sig = bulkhead::sig;
 using clk = std::chrono::steady_clock;
@@ -30,6 +34,61 @@ static long rss_kb() {
     return v;
 }
 
+/// The address range this process maps `path` at (the database's one mapping), or {0, 0}.
+static std::pair<std::uintptr_t, std::uintptr_t> find_mapping(const char* path) {
+    std::ifstream maps("/proc/self/maps");
+    const std::string canon = std::filesystem::canonical(path).string();
+    for (std::string line; std::getline(maps, line);)
+        if (line.size() > canon.size() && line.compare(line.size() - canon.size(), canon.size(), canon) == 0) {
+            const auto dash = line.find('-'), space = line.find(' ');
+            return {std::stoull(line.substr(0, dash), nullptr, 16),
+                    std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16)};
+        }
+    return {0, 0};
+}
+
+/// Drops this process's page-table entries for the mapped database (the pages stay in the page
+/// cache): with RSS_DROP=1, what is resident afterwards is what the scan itself touched, not
+/// what the loader's checks did.
+static void drop_mapping(const char* path) {
+    auto [lo, hi] = find_mapping(path);
+    if (lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
+/// Per array of the saved file: its size and how much of it is resident in this process's
+/// mapping of the file (the present bit of /proc/self/pagemap, page by page).
+static void print_present_pages(const char* path, double nsigs) {
+    auto [lo, hi] = find_mapping(path);
+    if (!lo) return;
+    sig::detail::file_header h{};
+    std::ifstream f(path, std::ios::binary);
+    f.read(reinterpret_cast<char*>(&h), sizeof h);
+    const std::size_t pg = 4096, npages = (hi - lo) / pg;
+    std::vector<std::uint64_t> pm(npages);
+    std::FILE* pf = std::fopen("/proc/self/pagemap", "rb");
+    if (!pf) return;
+    std::fseek(pf, static_cast<long>(lo / pg * 8), SEEK_SET);
+    std::size_t got = std::fread(pm.data(), 8, npages, pf);
+    std::fclose(pf);
+    static const char* names[17] = {"entries", "parts", "prog", "strings", "tiers", "bitmaps", "buckets",
+                                    "grams", "lsigs", "expr", "direct_abs", "direct_eof", "zero_lsigs",
+                                    "hashes", "allow", "hash_sizes", "ext"};
+    static const std::size_t elem[17] = {16, 32, 1, 1, 32, 8, 4, 4, sizeof(sig::detail::lsig_rec), 12, 4, 4, 4,
+                                         sizeof(sig::detail::hash_rec), sizeof(sig::detail::hash_rec), 8, 24};
+    std::size_t present_total = 0;
+    for (std::size_t p = 0; p < got; ++p) present_total += (pm[p] >> 63) & 1;
+    std::printf("mapping: %zu pages, %zu present (%.1f B/sig)\n", npages, present_total,
+                double(present_total * pg) / nsigs);
+    for (int a = 0; a < 17; ++a) {
+        std::size_t bytes = h.len[a] * elem[a];
+        if (!bytes) continue;
+        std::size_t p0 = h.off[a] / pg, p1 = (h.off[a] + bytes + pg - 1) / pg, present = 0;
+        for (std::size_t p = p0; p < p1 && p < got; ++p) present += (pm[p] >> 63) & 1;
+        std::printf("  %-10s %9zu bytes %6.1f B/sig  pages %5zu present %5zu\n", names[a], bytes,
+                    double(bytes) / nsigs, p1 - p0, present);
+    }
+}
+
 int main(int argc, char** argv) {
     if (argc < 3) {
         std::fprintf(stderr, "usage: corpus_scan DB CORPUSDIR [THREADS...]\n");
@@ -37,23 +96,29 @@ int main(int argc, char** argv) {
     }
     if (std::string(argv[1]) == "--rss") {
         // Resident memory of a loaded database in a fresh process: RSS before the load, then
-        // after mapping it (the loader's checks read every record) and making one scan_state
-        // and scanning with it. The 64 KiB probe buffer is scanned data, allocated first.
-        std::string probe(1 << 16, 'x');
+        // after loading it, making one scan_state and scanning with it: the corpus given (each
+        // file once, read into memory before the first measurement), or a 64 KiB probe buffer.
+        // Also which of the mapping's pages are present (from /proc/self/pagemap), by array.
+        std::size_t total = 0;
+        std::vector<std::string> files;
+        if (argc > 3) files = read_corpus(argv[3], total);
+        else files.emplace_back(std::string(1 << 16, 'x'));
         long before = rss_kb();
         auto l = sig::compiled_db::load(argv[2]);
         if (!l) return 2;
+        if (std::getenv("RSS_DROP")) drop_mapping(argv[2]);
+        long after_load = rss_kb();
         sig::scan_state st(*l);
-        (void)sig::scan_memory(st, {reinterpret_cast<const unsigned char*>(probe.data()), probe.size()});
+        std::size_t hits = 0;
+        for (auto& f : files)
+            hits += sig::scan_memory(st, {reinterpret_cast<const unsigned char*>(f.data()), f.size()}).matches.size();
         long after_scan = rss_kb();
-        volatile unsigned char sink = 0;
-        std::ifstream f(argv[2], std::ios::binary);
-        std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        (void)all;
-        (void)sink;
-        std::printf("rss_after_load_and_scan_kb=%ld rss_per_sig_bytes=%.1f mapped_bytes_per_sig=%.1f\n",
-                    after_scan - before, double(after_scan - before) * 1024.0 / double(l->signature_count()),
-                    double(l->bytes()) / double(l->signature_count()));
+        const double n = double(l->signature_count());
+        std::printf("rss_after_load_kb=%ld rss_after_load_and_scan_kb=%ld rss_per_sig_bytes=%.1f "
+                    "mapped_bytes_per_sig=%.1f scanned_bytes=%zu hits=%zu\n",
+                    after_load - before, after_scan - before, double(after_scan - before) * 1024.0 / n,
+                    double(l->bytes()) / n, total, hits);
+        print_present_pages(argv[2], n);
         return 0;
     }
     auto t0 = clk::now();

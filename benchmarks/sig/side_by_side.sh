@@ -32,7 +32,7 @@ for set in s1k s10k; do
   echo
   echo "=== $set: $(wc -l < "$d/sigs.ndb") signatures, $(python3 -c "print('%.1f' % ($bytes/1048576))") MB corpus ==="
   b=$(CORPUS_SCAN_KEEP="$work/$set.bhdb" "$work/bin/corpus_scan" "$d/sigs.ndb" "$work/corpus" 1 2)
-  mem=$("$work/bin/corpus_scan" --rss "$work/$set.bhdb")
+  mem=$("$work/bin/corpus_scan" --rss "$work/$set.bhdb" "$work/corpus" | head -1)
   h=$("$work/bin/hs_driver" "$d/sigs.hs" "$work/corpus")
   bmb=$(field "$(echo "$b" | head -1)" mbps)
   hmb=$(field "$h" mbps)
