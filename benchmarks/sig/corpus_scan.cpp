@@ -70,16 +70,21 @@ static void print_present_pages(const char* path, double nsigs) {
     std::fseek(pf, static_cast<long>(lo / pg * 8), SEEK_SET);
     std::size_t got = std::fread(pm.data(), 8, npages, pf);
     std::fclose(pf);
-    static const char* names[17] = {"entries", "parts", "prog", "strings", "tiers", "bitmaps", "buckets",
+    static const char* names[23] = {"entries", "parts", "prog", "strings", "tiers", "bitmaps", "buckets",
                                     "grams", "lsigs", "expr", "direct_abs", "direct_eof", "zero_lsigs",
-                                    "hashes", "allow", "hash_sizes", "ext"};
-    static const std::size_t elem[17] = {16, 32, 1, 1, 32, 8, 4, 4, sizeof(sig::detail::lsig_rec), 12, 4, 4, 4,
-                                         sizeof(sig::detail::hash_rec), sizeof(sig::detail::hash_rec), 8, 24};
+                                    "hash_big", "allow_big", "hash_sizes", "ext", "md5", "sha1", "sha256",
+                                    "allow_md5", "allow_sha1", "allow_sha256"};
+    namespace d = sig::detail;
+    static const std::size_t elem[23] = {16, 32, 1, 1, 32, 8, 4, 4, sizeof(d::lsig_rec), 12, 4, 4, 4,
+                                         sizeof(d::hash_rec), sizeof(d::hash_rec), 8, 24,
+                                         sizeof(d::hash_md5), sizeof(d::hash_sha1), sizeof(d::hash_sha256),
+                                         sizeof(d::hash_md5), sizeof(d::hash_sha1), sizeof(d::hash_sha256)};
+    static_assert(sizeof h.off / sizeof h.off[0] == 23);
     std::size_t present_total = 0;
     for (std::size_t p = 0; p < got; ++p) present_total += (pm[p] >> 63) & 1;
     std::printf("mapping: %zu pages, %zu present (%.1f B/sig)\n", npages, present_total,
                 double(present_total * pg) / nsigs);
-    for (int a = 0; a < 17; ++a) {
+    for (int a = 0; a < 23; ++a) {
         std::size_t bytes = h.len[a] * elem[a];
         if (!bytes) continue;
         std::size_t p0 = h.off[a] / pg, p1 = (h.off[a] + bytes + pg - 1) / pg, present = 0;

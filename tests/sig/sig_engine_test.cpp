@@ -4,6 +4,7 @@
 #include "sig_test_util.hpp"
 
 #include <cstddef>
+#include <cstring>
 #include <random>
 #include <set>
 
@@ -226,6 +227,70 @@ TEST_CASE("hash signatures and allow lists", "[unit]") {
     scan_state st2(*c2);
     CHECK(!scan_memory(st2, sigtest::bytes("longest")).infected());
     CHECK(scan_memory(st2, sigtest::bytes("longest!")).infected());
+}
+
+TEST_CASE("hash records of every digest length and of 4 GiB files map back and are found", "[unit]") {
+    sigtest::temp_dir td;
+    const auto m = hash_of<md5>("abc", 3), m2 = hash_of<md5>("abcd", 4);
+    const auto s1 = hash_of<sha1>("abc", 3);
+    const auto s2 = hash_of<sha256>("abc", 3);
+    database db;
+    // Each length; one digest twice with two sizes; a file of exactly 4 GiB - 1 and of 5 GB
+    // (kept apart from the 32-bit records); `*`; and an allow-list entry of each kind.
+    REQUIRE(load_text("h.hdb", to_hex(m) + ":3:Abc.MD5\n" + to_hex(m) + ":7:Abc.MD5.Seven\n" +
+                                   to_hex(m2) + ":4294967295:Big.Edge\n" + to_hex(m2) + ":5000000000:Big.MD5\n",
+                      db));
+    REQUIRE(load_text("h.hsb", to_hex(s1) + ":*:Abc.SHA1\n" + to_hex(s2) + ":3:Abc.SHA256\n" + to_hex(s2) +
+                                   ":6000000000:Big.SHA256\n",
+                      db));
+    REQUIRE(load_text("h.fp", to_hex(m2) + ":4:Ok.MD5\n", db));
+    REQUIRE(load_text("h.sfp", to_hex(s2) + ":*:Ok.SHA256\n" + to_hex(s1) + ":8000000000:Ok.Big.SHA1\n", db));
+    auto c = compiled_db::compile(db);
+    REQUIRE(c);
+    CHECK(c->stats().hash_sigs == 7);
+    const std::string p = td / "h.bhdb";
+    REQUIRE(c->save(p));
+    auto l = compiled_db::load(p);
+    REQUIRE(l);
+    for (const compiled_db* d : {&*c, &*l}) {
+        auto name = [&](auto digest, std::uint64_t size, bool allow) {
+            const char* n = d->lookup_hash(digest, size, allow);
+            return std::string(n ? n : "-");
+        };
+        CHECK(name(m, 3, false) == "Abc.MD5");
+        CHECK(name(m, 7, false) == "Abc.MD5.Seven");
+        CHECK(name(m, 8, false) == "-");
+        CHECK(name(m2, 4294967295ull, false) == "Big.Edge");
+        CHECK(name(m2, 5000000000ull, false) == "Big.MD5");
+        CHECK(name(m2, 5000000000ull - 4294967296ull, false) == "-"); // not the size modulo 2^32
+        CHECK(name(m2, 4, false) == "-");
+        CHECK(name(s1, 3, false) == "Abc.SHA1");
+        CHECK(name(s1, 9000000000ull, false) == "Abc.SHA1"); // `*` holds for any size
+        CHECK(name(s2, 3, false) == "Abc.SHA256");
+        CHECK(name(s2, 6000000000ull, false) == "Big.SHA256");
+        CHECK(name(m2, 4, true) == "Ok.MD5");
+        CHECK(name(s2, 12345, true) == "Ok.SHA256");
+        CHECK(name(s1, 8000000000ull, true) == "Ok.Big.SHA1");
+        CHECK(name(s1, 3, true) == "-");
+        CHECK(d->needs_md5());
+        CHECK(d->needs_sha1());
+        CHECK(d->needs_sha256());
+        CHECK(d->hash_wanted(16, 5000000000ull));
+        CHECK(!d->hash_wanted(16, 5));
+    }
+    // A hash record naming a string past the table is refused (the MD5 list, array 17).
+    auto blob = sigtest::slurp(p);
+    detail::file_header h{};
+    std::memcpy(&h, blob.data(), sizeof h);
+    REQUIRE(h.len[17] == 2);
+    detail::hash_md5 r{};
+    std::memcpy(&r, blob.data() + h.off[17], sizeof r);
+    r.name = 0x7fffffffu;
+    std::memcpy(blob.data() + h.off[17], &r, sizeof r);
+    sigtest::write(td / "bad.bhdb", blob);
+    auto bad = compiled_db::load(td / "bad.bhdb");
+    REQUIRE(!bad);
+    CHECK(bad.error().message().find("hash name out of range") != std::string::npos);
 }
 
 TEST_CASE("the string table stores each distinct name once", "[unit]") {

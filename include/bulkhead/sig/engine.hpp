@@ -134,12 +134,85 @@ struct expr_rec {
     std::uint32_t kind, x, y;
 };
 
+/// A hash signature (or allow-list entry) of a file of 4 GiB or more: the rare case, kept
+/// apart so the common records stay small (see hash_n).
 struct hash_rec {
     unsigned char digest[32];
     std::uint64_t size;   ///< no_pos = any
     std::uint32_t name;
     std::uint8_t kind;    ///< digest length
     std::uint8_t pad[3];
+};
+
+inline constexpr std::uint32_t hash_any_size = 0xffffffffu;
+/// A hash signature whose file size fits 32 bits (or is `*`), stored with its digest's own
+/// length: 24 bytes for MD5, 28 for SHA-1, 40 for SHA-256. A ClamAV database is mostly these.
+template <unsigned N>
+struct hash_n {
+    unsigned char digest[N];
+    std::uint32_t name;
+    std::uint32_t size; ///< hash_any_size = any
+};
+using hash_md5 = hash_n<16>;
+using hash_sha1 = hash_n<20>;
+using hash_sha256 = hash_n<32>;
+static_assert(sizeof(hash_md5) == 24 && sizeof(hash_sha1) == 28 && sizeof(hash_sha256) == 40);
+
+/// The first record of a list sorted by digest whose digest is `d`, and the name of one whose
+/// size is `size` or any; null when none is.
+template <unsigned N>
+[[nodiscard]] inline const hash_n<N>* find_hash(std::span<const hash_n<N>> list, const unsigned char* d,
+                                                std::uint64_t size) noexcept {
+    auto it = std::lower_bound(list.begin(), list.end(), d, [](const hash_n<N>& r, const unsigned char* k) {
+        return std::memcmp(r.digest, k, N) < 0;
+    });
+    for (; it != list.end() && std::memcmp(it->digest, d, N) == 0; ++it)
+        if (it->size == hash_any_size || it->size == size) return &*it;
+    return nullptr;
+}
+
+/// One list of hash signatures (the signatures, or the allow list) split by digest length.
+struct hash_lists {
+    std::span<const hash_md5> md5;
+    std::span<const hash_sha1> sha1;
+    std::span<const hash_sha256> sha256;
+    std::span<const hash_rec> big; ///< files of 4 GiB or more, any digest, sorted by (kind, digest)
+    [[nodiscard]] bool empty() const noexcept { return md5.empty() && sha1.empty() && sha256.empty() && big.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return md5.size() + sha1.size() + sha256.size() + big.size(); }
+    [[nodiscard]] std::size_t size_bytes() const noexcept {
+        return md5.size_bytes() + sha1.size_bytes() + sha256.size_bytes() + big.size_bytes();
+    }
+    [[nodiscard]] bool has_kind(unsigned k) const noexcept {
+        if ((k == 16 && !md5.empty()) || (k == 20 && !sha1.empty()) || (k == 32 && !sha256.empty())) return true;
+        for (auto& h : big)
+            if (h.kind == k) return true;
+        return false;
+    }
+    /// The name offset of a record for this digest and file size, or -1.
+    [[nodiscard]] std::int64_t find(std::span<const unsigned char> digest, std::uint64_t size) const noexcept {
+        const std::uint64_t sz = size < hash_any_size ? size : std::uint64_t(hash_any_size) + 1; // never equal
+        const hash_md5* a = nullptr;
+        const hash_sha1* b = nullptr;
+        const hash_sha256* c = nullptr;
+        switch (digest.size()) {
+        case 16: if ((a = find_hash<16>(md5, digest.data(), sz))) return a->name; break;
+        case 20: if ((b = find_hash<20>(sha1, digest.data(), sz))) return b->name; break;
+        case 32: if ((c = find_hash<32>(sha256, digest.data(), sz))) return c->name; break;
+        default: return -1;
+        }
+        if (size < hash_any_size || big.empty()) return -1;
+        hash_rec key{};
+        std::memcpy(key.digest, digest.data(), digest.size());
+        key.kind = static_cast<std::uint8_t>(digest.size());
+        auto it = std::lower_bound(big.begin(), big.end(), key, hash_rec_less);
+        for (; it != big.end() && it->kind == key.kind && std::memcmp(it->digest, key.digest, 32) == 0; ++it)
+            if (it->size == size) return it->name;
+        return -1;
+    }
+    static bool hash_rec_less(const hash_rec& a, const hash_rec& b) noexcept {
+        if (a.kind != b.kind) return a.kind < b.kind;
+        return std::memcmp(a.digest, b.digest, 32) < 0;
+    }
 };
 
 inline constexpr unsigned char fold_table_init(unsigned c) {
@@ -525,6 +598,8 @@ public:
     [[nodiscard]] bool needs_sha1() const noexcept { return need_hash(20); }
     [[nodiscard]] bool needs_sha256() const noexcept { return need_hash(32); }
     [[nodiscard]] bool has_hashes() const noexcept { return !v_.hashes.empty() || !v_.allow.empty(); }
+    /// Bytes of the hash signatures' records (both lists), for memory reports.
+    [[nodiscard]] std::size_t hash_bytes() const noexcept { return v_.hashes.size_bytes() + v_.allow.size_bytes(); }
     /// Whether any hash signature (or allow-list entry) of this digest length could match a
     /// file of `size` bytes: files of other sizes are never hashed.
     [[nodiscard]] bool hash_wanted(unsigned digest_len, std::uint64_t size) const noexcept {
@@ -540,19 +615,8 @@ public:
     /// .fp/.sfp list.
     [[nodiscard]] const char* lookup_hash(std::span<const unsigned char> digest, std::uint64_t size,
                                           bool allow) const noexcept {
-        auto list = allow ? v_.allow : v_.hashes;
-        // sorted by (kind, digest); binary search then scan equal digests for the size.
-        detail::hash_rec key{};
-        std::memcpy(key.digest, digest.data(), digest.size());
-        key.kind = static_cast<std::uint8_t>(digest.size());
-        auto lt = [](const detail::hash_rec& a, const detail::hash_rec& b) {
-            if (a.kind != b.kind) return a.kind < b.kind;
-            return std::memcmp(a.digest, b.digest, 32) < 0;
-        };
-        auto it = std::lower_bound(list.begin(), list.end(), key, lt);
-        for (; it != list.end() && it->kind == key.kind && std::memcmp(it->digest, key.digest, 32) == 0; ++it)
-            if (it->size == detail::no_pos || it->size == size) return name(it->name);
-        return nullptr;
+        const auto off = (allow ? v_.allow : v_.hashes).find(digest, size);
+        return off < 0 ? nullptr : name(static_cast<std::uint32_t>(off));
     }
 
     [[nodiscard]] const char* name(std::uint32_t off) const noexcept { return v_.strings.data() + off; }
@@ -574,7 +638,7 @@ private:
         std::span<const detail::lsig_rec> lsigs;
         std::span<const detail::expr_rec> expr;
         std::span<const std::uint32_t> direct_abs, direct_eof, zero_lsigs;
-        std::span<const detail::hash_rec> hashes, allow;
+        detail::hash_lists hashes, allow;
         std::span<const std::uint64_t> hash_sizes; ///< (kind << 56) | size, sorted
         std::uint32_t ncounters = 0, max_left = 0, max_gd = 0, pass_union = 0;
         std::uint64_t eof_keep = 0;
@@ -592,20 +656,25 @@ private:
         std::vector<detail::lsig_rec> lsigs;
         std::vector<detail::expr_rec> expr;
         std::vector<std::uint32_t> direct_abs, direct_eof, zero_lsigs;
-        std::vector<detail::hash_rec> hashes, allow;
+        struct hash_store {
+            std::vector<detail::hash_md5> md5;
+            std::vector<detail::hash_sha1> sha1;
+            std::vector<detail::hash_sha256> sha256;
+            std::vector<detail::hash_rec> big;
+            void bind(detail::hash_lists& l) const { l.md5 = md5; l.sha1 = sha1; l.sha256 = sha256; l.big = big; }
+        } hashes, allow;
         std::vector<std::uint64_t> hash_sizes;
         void bind(views& v) const {
             v.entries = entries; v.ext = ext; v.parts = parts; v.prog = prog; v.strings = strings;
             v.tiers = tiers; v.bitmaps = bitmaps; v.buckets = buckets; v.grams = grams;
             v.lsigs = lsigs; v.expr = expr; v.direct_abs = direct_abs; v.direct_eof = direct_eof;
-            v.zero_lsigs = zero_lsigs; v.hashes = hashes; v.allow = allow; v.hash_sizes = hash_sizes;
+            v.zero_lsigs = zero_lsigs; v.hash_sizes = hash_sizes;
+            hashes.bind(v.hashes);
+            allow.bind(v.allow);
         }
     };
     [[nodiscard]] bool need_hash(unsigned k) const noexcept {
-        for (auto* l : {&v_.hashes, &v_.allow})
-            for (auto& h : *l)
-                if (h.kind == k) return true;
-        return false;
+        return v_.hashes.has_kind(k) || v_.allow.has_kind(k);
     }
     void unmap() noexcept {
         if (map_) ::munmap(map_, map_len_);
@@ -1081,32 +1150,48 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
         ++out.stats_.logical_sigs;
     }
     // hashes
-    auto add_hashes = [&](const std::vector<hash_sig>& in, std::vector<hash_rec>& outv) {
-        for (auto& h : in) {
-            if (db.ignored.count(h.name)) continue;
-            hash_rec r{};
+    const std::uint64_t any_key = (std::uint64_t(1) << 56) - 1; // hash_sizes: (kind << 56) | size
+    auto add_hashes = [&](const std::vector<hash_sig>& in, storage::hash_store& outv) {
+        auto put = [&](auto& vec, const hash_sig& h) {
+            auto& r = vec.emplace_back();
             std::memcpy(r.digest, h.digest.data(), h.digest.size());
-            r.kind = static_cast<std::uint8_t>(h.digest.size());
-            r.size = h.any_size ? no_pos : h.size;
             r.name = name_id(h.name);
-            outv.push_back(r);
+            r.size = h.any_size ? hash_any_size : static_cast<std::uint32_t>(h.size);
+        };
+        for (auto& h : in) {
+            const auto kind = h.digest.size();
+            if (db.ignored.count(h.name) || (kind != 16 && kind != 20 && kind != 32)) continue;
+            S.hash_sizes.push_back(std::uint64_t(kind) << 56 | (h.any_size ? any_key : std::min(h.size, any_key - 1)));
+            if (!h.any_size && h.size >= hash_any_size) {
+                hash_rec r{};
+                std::memcpy(r.digest, h.digest.data(), kind);
+                r.kind = static_cast<std::uint8_t>(kind);
+                r.size = h.size;
+                r.name = name_id(h.name);
+                outv.big.push_back(r);
+            } else if (kind == 16) {
+                put(outv.md5, h);
+            } else if (kind == 20) {
+                put(outv.sha1, h);
+            } else {
+                put(outv.sha256, h); // the parser gives 16, 20 or 32 bytes
+            }
         }
-        std::sort(outv.begin(), outv.end(), [](const hash_rec& a, const hash_rec& b) {
-            if (a.kind != b.kind) return a.kind < b.kind;
-            return std::memcmp(a.digest, b.digest, 32) < 0;
-        });
+        auto by_digest = [](auto& vec) {
+            std::sort(vec.begin(), vec.end(), [](const auto& a, const auto& b) {
+                return std::memcmp(a.digest, b.digest, sizeof a.digest) < 0;
+            });
+        };
+        by_digest(outv.md5);
+        by_digest(outv.sha1);
+        by_digest(outv.sha256);
+        std::sort(outv.big.begin(), outv.big.end(), hash_lists::hash_rec_less);
     };
     add_hashes(db.hashes, S.hashes);
     add_hashes(db.allow, S.allow);
-    for (auto* l : {&S.hashes, &S.allow})
-        for (auto& h : *l) {
-            const std::uint64_t any = (std::uint64_t(1) << 56) - 1;
-            std::uint64_t sz = h.size == no_pos ? any : std::min<std::uint64_t>(h.size, any - 1);
-            S.hash_sizes.push_back(std::uint64_t(h.kind) << 56 | sz);
-        }
     std::sort(S.hash_sizes.begin(), S.hash_sizes.end());
     S.hash_sizes.erase(std::unique(S.hash_sizes.begin(), S.hash_sizes.end()), S.hash_sizes.end());
-    out.stats_.hash_sigs = S.hashes.size();
+    out.stats_.hash_sigs = S.hashes.md5.size() + S.hashes.sha1.size() + S.hashes.sha256.size() + S.hashes.big.size();
     out.stats_.version = db.version;
 
     // prefilter tiers
@@ -1226,15 +1311,18 @@ inline std::size_t compiled_db::bytes() const noexcept {
 }
 
 namespace detail {
-inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '4'};
+inline constexpr char db_magic[8] = {'B', 'H', 'S', 'I', 'G', 'D', 'B', '5'};
 struct file_header {
     char magic[8];
     std::uint32_t endian = 0x01020304;
-    std::uint32_t narrays = 17;
+    std::uint32_t narrays = 23;
     std::uint64_t body_sigs, logical_sigs, hash_sigs, parts, prefilter_entries;
     std::uint32_t version, ncounters, max_left, max_gd, pass_union, pad;
     std::uint64_t eof_keep;
-    std::uint64_t off[17], len[17]; ///< byte offset and element count of each array
+    /// Byte offset and element count of each array: the 17 of format 4 (the hash lists' records
+    /// of 4 GiB files where format 4 had all of them), then MD5, SHA-1 and SHA-256 signatures,
+    /// and the same for the allow list.
+    std::uint64_t off[23], len[23];
 };
 } // namespace detail
 
@@ -1243,7 +1331,7 @@ inline result<void> compiled_db::save(const std::string& path) const {
     file_header h{};
     std::memcpy(h.magic, db_magic, 8);
     h.endian = 0x01020304;
-    h.narrays = 17;
+    h.narrays = 23;
     h.body_sigs = stats_.body_sigs; h.logical_sigs = stats_.logical_sigs; h.hash_sigs = stats_.hash_sigs;
     h.parts = stats_.parts; h.prefilter_entries = stats_.prefilter_entries; h.version = stats_.version;
     h.ncounters = v_.ncounters; h.max_left = v_.max_left; h.max_gd = v_.max_gd;
@@ -1259,7 +1347,12 @@ inline result<void> compiled_db::save(const std::string& path) const {
     };
     put(v_.entries); put(v_.parts); put(v_.prog); put(v_.strings); put(v_.tiers); put(v_.bitmaps);
     put(v_.buckets); put(v_.grams); put(v_.lsigs); put(v_.expr); put(v_.direct_abs);
-    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes); put(v_.allow); put(v_.hash_sizes); put(v_.ext);
+    put(v_.direct_eof); put(v_.zero_lsigs); put(v_.hashes.big); put(v_.allow.big); put(v_.hash_sizes); put(v_.ext);
+    for (auto* l : {&v_.hashes, &v_.allow}) {
+        put(l->md5);
+        put(l->sha1);
+        put(l->sha256);
+    }
     std::memcpy(blob.data(), &h, sizeof h);
     std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1300,7 +1393,7 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     if (std::memcmp(h.magic, db_magic, 7) == 0 && h.magic[7] != db_magic[7])
         return bad("compiled by another version of bulkhead (format changed): compile the signatures again");
     if (std::memcmp(h.magic, db_magic, 8) != 0) return bad("not a bulkhead compiled database (bad magic)");
-    if (h.endian != 0x01020304 || h.narrays != 17) return bad("written by an incompatible build");
+    if (h.endian != 0x01020304 || h.narrays != 23) return bad("written by an incompatible build");
     auto* base = static_cast<const unsigned char*>(m);
     std::size_t i = 0;
     bool fail = false;
@@ -1317,7 +1410,12 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     auto& v = out.v_;
     get(v.entries); get(v.parts); get(v.prog); get(v.strings); get(v.tiers); get(v.bitmaps);
     get(v.buckets); get(v.grams); get(v.lsigs); get(v.expr); get(v.direct_abs); get(v.direct_eof);
-    get(v.zero_lsigs); get(v.hashes); get(v.allow); get(v.hash_sizes); get(v.ext);
+    get(v.zero_lsigs); get(v.hashes.big); get(v.allow.big); get(v.hash_sizes); get(v.ext);
+    for (auto* l : {&v.hashes, &v.allow}) {
+        get(l->md5);
+        get(l->sha1);
+        get(l->sha256);
+    }
     if (fail) return bad("an array lies outside the file");
     // Cross-references are checked once here so scanning can trust them.
     if (v.strings.empty() && (!v.entries.empty() || !v.hashes.empty())) return bad("no string table");
@@ -1395,9 +1493,17 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
             if (id >= v.entries.size() || v.entries[id].ext == no_ext || v.entries[id].nparts == 0 ||
                 v.ext[v.entries[id].ext].off_kind != (d == &v.direct_abs ? offset_spec::absolute : offset_spec::eof_minus))
                 return bad("direct list out of range");
-    for (auto* l : {&v.hashes, &v.allow})
-        for (auto& r : *l)
-            if (r.name >= v.strings.size()) return bad("hash name out of range");
+    for (auto* l : {&v.hashes, &v.allow}) {
+        bool names_ok = true;
+        auto check = [&](auto list) {
+            for (auto& r : list) names_ok &= r.name < v.strings.size();
+        };
+        check(l->md5);
+        check(l->sha1);
+        check(l->sha256);
+        check(l->big);
+        if (!names_ok) return bad("hash name out of range");
+    }
     // The stream keeps as much history as these say: they must be the records' own.
     if (spans_of(v.parts, v.entries, v.ext, v.direct_eof) != scan_spans{h.max_left, h.max_gd, h.eof_keep})
         return bad("scan spans do not match the records");
