@@ -23,16 +23,19 @@
 namespace sig = bulkhead::sig;
 using clk = std::chrono::steady_clock;
 
-static long rss_kb() {
+/// A field of /proc/self/status in KiB (VmRSS: all resident pages; RssAnon: the heap's and
+/// other private pages; RssFile: mapped files, the saved database among them).
+static long status_kb(const char* field = "VmRSS:") {
     std::ifstream s("/proc/self/status");
     std::string k;
     long v = 0;
     while (s >> k) {
-        if (k == "VmRSS:") { s >> v; return v; }
+        if (k == field) { s >> v; return v; }
         std::getline(s, k);
     }
     return v;
 }
+static long rss_kb() { return status_kb(); }
 
 /// The address range this process maps `path` at (the database's one mapping), or {0, 0}.
 static std::pair<std::uintptr_t, std::uintptr_t> find_mapping(const char* path) {
@@ -108,7 +111,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> files;
         if (argc > 3) files = read_corpus(argv[3], total);
         else files.emplace_back(std::string(1 << 16, 'x'));
-        long before = rss_kb();
+        long before = rss_kb(), anon_before = status_kb("RssAnon:");
         auto l = sig::compiled_db::load(argv[2]);
         if (!l) return 2;
         if (std::getenv("RSS_DROP")) drop_mapping(argv[2]);
@@ -117,12 +120,14 @@ int main(int argc, char** argv) {
         std::size_t hits = 0;
         for (auto& f : files)
             hits += sig::scan_memory(st, {reinterpret_cast<const unsigned char*>(f.data()), f.size()}).matches.size();
-        long after_scan = rss_kb();
+        long after_scan = rss_kb(), anon_after = status_kb("RssAnon:");
         const double n = double(l->signature_count());
         std::printf("rss_after_load_kb=%ld rss_after_load_and_scan_kb=%ld rss_per_sig_bytes=%.1f "
                     "mapped_bytes_per_sig=%.1f scanned_bytes=%zu hits=%zu\n",
                     after_load - before, after_scan - before, double(after_scan - before) * 1024.0 / n,
                     double(l->bytes()) / n, total, hits);
+        std::printf("private (heap: derived filters, scan_state) %ld KiB, %.1f B/sig\n", anon_after - anon_before,
+                    double(anon_after - anon_before) * 1024.0 / n);
         print_present_pages(argv[2], n);
         return 0;
     }
