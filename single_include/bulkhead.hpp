@@ -15545,6 +15545,9 @@ public:
 
     struct stats_t {
         std::size_t body_sigs = 0, logical_sigs = 0, hash_sigs = 0, parts = 0, prefilter_entries = 0;
+        /// Parts each scan_state keeps chain state for (16 bytes each, touched as they match):
+        /// those of the signatures split at `*`.
+        std::size_t chain_parts = 0;
         std::uint32_t version = 0;
     };
     [[nodiscard]] const stats_t& stats() const noexcept { return stats_; }
@@ -15601,6 +15604,9 @@ private:
         detail::hash_lists hashes, allow;
         std::span<const std::uint64_t> hash_sizes; ///< (kind << 56) | size, sorted
         std::uint32_t ncounters = 0, max_left = 0, max_gd = 0, pass_union = 0;
+        /// Parts [0, chain_parts) hold every part of the signatures split at `*`, the only ones
+        /// that keep chain state in a scan_state (not saved: recomputed at load).
+        std::uint32_t chain_parts = 0;
         std::uint64_t eof_keep = 0;
     };
     struct storage {
@@ -15774,6 +15780,15 @@ namespace detail {
 /// before an anchor (max_left), the farthest gram window (max_gd), and the bytes before the
 /// end that EOF-anchored signatures need (eof_keep). compile() stores them; load() recomputes
 /// them and refuses a file whose header disagrees.
+/// The parts a scan_state keeps chain state for: up to the last part of any signature split
+/// at `*` (compile numbers those parts first, so this is their count).
+[[nodiscard]] inline std::uint32_t chain_parts_of(std::span<const entry_rec> entries) noexcept {
+    std::uint64_t n = 0;
+    for (const auto& e : entries)
+        if (e.nparts > 1) n = std::max<std::uint64_t>(n, std::uint64_t(e.first_part) + e.nparts);
+    return static_cast<std::uint32_t>(n);
+}
+
 struct scan_spans {
     std::uint32_t max_left = 0, max_gd = 0;
     std::uint64_t eof_keep = 0;
@@ -16154,6 +16169,25 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.hash_sigs = S.hashes.md5.size() + S.hashes.sha1.size() + S.hashes.sha256.size() + S.hashes.big.size();
     out.stats_.version = db.version;
 
+    // Parts of the signatures split at `*` first: only they keep chain state in a scan_state
+    // (an end and a start per part, in every scanning thread), which is then sized to them.
+    {
+        std::vector<std::uint32_t> perm(S.parts.size(), no_owner);
+        std::uint32_t next = 0;
+        for (int multi = 1; multi >= 0; --multi)
+            for (const auto& e : S.entries)
+                if ((e.nparts > 1) == (multi == 1))
+                    for (std::uint32_t k = 0; k < e.nparts; ++k) perm[e.first_part + k] = next++;
+        if (next == S.parts.size()) { // every part is in one entry's run, as add_entry makes them
+            std::vector<part_rec> by_chain(S.parts.size());
+            for (std::size_t i = 0; i < S.parts.size(); ++i) by_chain[perm[i]] = S.parts[i];
+            S.parts.swap(by_chain);
+            for (auto& e : S.entries) e.first_part = perm[e.first_part];
+            for (auto& items : per_tier)
+                for (auto& it : items) it.part = perm[it.part];
+        }
+    }
+
     // prefilter tiers
     // keys[2] and keys[3] (case-sensitive stride 4 and 2) put their grams into the stride-8
     // filter of keys[0] and keys[1] as well, when there is one (see tier_rec::at_start).
@@ -16257,6 +16291,8 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.v_.max_left = spans.max_left;
     out.v_.max_gd = spans.max_gd;
     out.v_.eof_keep = spans.eof_keep;
+    out.v_.chain_parts = chain_parts_of(S.entries);
+    out.stats_.chain_parts = out.v_.chain_parts;
     out.derive_filters();
     return out;
 }
@@ -16472,6 +16508,8 @@ inline result<compiled_db> compiled_db::load(const std::string& path) {
     v.max_gd = h.max_gd;
     v.pass_union = h.pass_union;
     v.eof_keep = h.eof_keep;
+    v.chain_parts = chain_parts_of(v.entries); // the entries are checked against the parts above
+    out.stats_.chain_parts = v.chain_parts;
     out.stats_.body_sigs = h.body_sigs;
     out.stats_.logical_sigs = h.logical_sigs;
     out.stats_.hash_sigs = h.hash_sigs;
@@ -16566,8 +16604,8 @@ class scan_state {
 public:
     explicit scan_state(const compiled_db& db)
         : db_(&db),
-          best_end_(db.v_.parts.size()),
-          chain_start_(db.v_.parts.size()),
+          best_end_(db.v_.chain_parts),
+          chain_start_(db.v_.chain_parts),
           counts_(db.v_.ncounters + 1),
           done_(db.v_.entries.size()) {}
 

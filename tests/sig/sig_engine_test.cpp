@@ -523,6 +523,37 @@ TEST_CASE("compiled database saves and maps back", "[unit]") {
     CHECK(old.error().message().find("compile the signatures again") != std::string::npos);
 }
 
+TEST_CASE("only the parts of signatures split at a star keep chain state", "[unit]") {
+    sigtest::temp_dir td;
+    // Single-part signatures around the split ones, so the split ones' parts are not first
+    // in the order they were written.
+    engine e("S1:0:*:" + hex("single one") + "\nM1:0:*:" + hex("alpha") + "*" + hex("beta") + "*" + hex("gamma") +
+                 "\nS2:0:*:" + hex("single two") + "\nM2:0:*:" + hex("delta") + "*" + hex("epsilon") +
+                 "\nS3:0:10:" + hex("fixed") + "\n",
+             "L;Target:0;0&1;" + hex("left") + "*" + hex("right") + ";" + hex("plain") + "\n");
+    CHECK(e.c->stats().parts == 11);
+    CHECK(e.c->stats().chain_parts == 7); // 3 + 2 + 2
+    const std::string text = "0123456789fixed alpha..beta..gamma single one delta epsilon left right plain single two";
+    const std::vector<std::string> all{"L", "M1", "M2", "S1", "S2", "S3"};
+    CHECK(e.scan(text, false) == all);
+    // the chain needs its order: parts out of order do not match
+    CHECK(e.scan("gamma beta alpha epsilon delta right left plain", false).empty());
+    for (std::size_t chunk : {1u, 3u, 7u, 64u}) CHECK(e.stream_scan(text, chunk) == all);
+    const std::string p = td / "c.bhdb";
+    REQUIRE(e.c->save(p));
+    auto l = compiled_db::load(p);
+    REQUIRE(l);
+    CHECK(l->stats().chain_parts == 7);
+    scan_state st(*l);
+    scan_options o;
+    o.all_matches = true;
+    o.normalize = false;
+    std::vector<std::string> names;
+    for (auto& m : scan_memory(st, sigtest::bytes(text), o).matches) names.push_back(m.name);
+    std::sort(names.begin(), names.end());
+    CHECK(names == all);
+}
+
 TEST_CASE("adversarial patterns stay bounded", "[unit]") {
     // Many alternations and short anchors with wide gaps on a hostile input.
     std::string ndb;

@@ -81,8 +81,8 @@ class scan_state {
 public:
     explicit scan_state(const compiled_db& db)
         : db_(&db),
-          best_end_(db.v_.parts.size()),
-          chain_start_(db.v_.parts.size()),
+          best_end_(db.v_.chain_parts),
+          chain_start_(db.v_.chain_parts),
           counts_(db.v_.ncounters + 1),
           done_(db.v_.entries.size()) {}
 
