@@ -33,6 +33,17 @@ bulkhead::result<compiled_db> compile_with_gather_lg(database& db, unsigned lg) 
     return c;
 }
 
+/// The names `st` finds in `data` (all matches), sorted.
+std::vector<std::string> sorted_names(scan_state& st, const std::string& data, bool normalize = true) {
+    scan_options o;
+    o.all_matches = true;
+    o.normalize = normalize;
+    std::vector<std::string> names;
+    for (auto& m : scan_memory(st, sigtest::bytes(data), o).matches) names.push_back(m.name);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 struct engine {
     database db;
     std::optional<compiled_db> c;
@@ -46,13 +57,7 @@ struct engine {
         st.emplace(*c);
     }
     std::vector<std::string> scan(const std::string& data, bool normalize = true) {
-        scan_options o;
-        o.all_matches = true;
-        o.normalize = normalize;
-        std::vector<std::string> names;
-        for (auto& m : scan_memory(*st, sigtest::bytes(data), o).matches) names.push_back(m.name);
-        std::sort(names.begin(), names.end());
-        return names;
+        return sorted_names(*st, data, normalize);
     }
     bool hit(const std::string& data) { return !scan(data, false).empty(); }
     /// Streams `data` in chunks of `chunk` bytes (raw pass only).
@@ -318,8 +323,8 @@ TEST_CASE("the string table stores each distinct name once", "[unit]") {
     // append() never looks up: the same name twice gets two offsets
     CHECK(in.append("dup") != in.append("dup"));
 
-    // Through compile: a logical signature's subsignatures and its ::w form share one name,
-    // and a hash database's names survive the round trip.
+    // Through compile: a hash signature and a body signature of the same name, and another
+    // hash signature, each report their own name.
     database db;
     REQUIRE(load_text("n.hdb", "900150983cd24fb0d6963f7d28e17f72:3:Same.Name\n"
                                "e2fc714c4727ee9395f324cd2e7f331f:4:Other.Name\n", db));
@@ -545,13 +550,7 @@ TEST_CASE("only the parts of signatures split at a star keep chain state", "[uni
     REQUIRE(l);
     CHECK(l->stats().chain_parts == 7);
     scan_state st(*l);
-    scan_options o;
-    o.all_matches = true;
-    o.normalize = false;
-    std::vector<std::string> names;
-    for (auto& m : scan_memory(st, sigtest::bytes(text), o).matches) names.push_back(m.name);
-    std::sort(names.begin(), names.end());
-    CHECK(names == all);
+    CHECK(sorted_names(st, text, false) == all);
 }
 
 TEST_CASE("adversarial patterns stay bounded", "[unit]") {

@@ -191,13 +191,10 @@ struct hash_lists {
     /// The name offset of a record for this digest and file size, or -1.
     [[nodiscard]] std::int64_t find(std::span<const unsigned char> digest, std::uint64_t size) const noexcept {
         const std::uint64_t sz = size < hash_any_size ? size : std::uint64_t(hash_any_size) + 1; // never equal
-        const hash_md5* a = nullptr;
-        const hash_sha1* b = nullptr;
-        const hash_sha256* c = nullptr;
         switch (digest.size()) {
-        case 16: if ((a = find_hash<16>(md5, digest.data(), sz))) return a->name; break;
-        case 20: if ((b = find_hash<20>(sha1, digest.data(), sz))) return b->name; break;
-        case 32: if ((c = find_hash<32>(sha256, digest.data(), sz))) return c->name; break;
+        case 16: if (auto* r = find_hash<16>(md5, digest.data(), sz)) return r->name; break;
+        case 20: if (auto* r = find_hash<20>(sha1, digest.data(), sz)) return r->name; break;
+        case 32: if (auto* r = find_hash<32>(sha256, digest.data(), sz)) return r->name; break;
         default: return -1;
         }
         if (size < hash_any_size || big.empty()) return -1;
@@ -601,8 +598,6 @@ public:
     [[nodiscard]] bool needs_sha1() const noexcept { return need_hash(20); }
     [[nodiscard]] bool needs_sha256() const noexcept { return need_hash(32); }
     [[nodiscard]] bool has_hashes() const noexcept { return !v_.hashes.empty() || !v_.allow.empty(); }
-    /// Bytes of the hash signatures' records (both lists), for memory reports.
-    [[nodiscard]] std::size_t hash_bytes() const noexcept { return v_.hashes.size_bytes() + v_.allow.size_bytes(); }
     /// Whether any hash signature (or allow-list entry) of this digest length could match a
     /// file of `size` bytes: files of other sizes are never hashed.
     [[nodiscard]] bool hash_wanted(unsigned digest_len, std::uint64_t size) const noexcept {
@@ -1206,7 +1201,6 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     add_hashes(db.allow, S.allow);
     std::sort(S.hash_sizes.begin(), S.hash_sizes.end());
     S.hash_sizes.erase(std::unique(S.hash_sizes.begin(), S.hash_sizes.end()), S.hash_sizes.end());
-    out.stats_.hash_sigs = S.hashes.md5.size() + S.hashes.sha1.size() + S.hashes.sha256.size() + S.hashes.big.size();
     out.stats_.version = db.version;
 
     // Parts of the signatures split at `*` first: only they keep chain state in a scan_state
@@ -1320,6 +1314,7 @@ inline result<compiled_db> compiled_db::compile(database& db, const compile_opti
     out.stats_.parts = S.parts.size();
     // zero-true logical signatures, counters, spans
     out.own_.bind(out.v_);
+    out.stats_.hash_sigs = out.v_.hashes.size();
     out.v_.ncounters = counters;
     std::uint32_t pu = 0;
     for (auto& e : S.entries) pu |= e.pass_mask;
